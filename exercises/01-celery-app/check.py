@@ -1,0 +1,119 @@
+"""Exercise 01 · A Celery app for Encore."""
+
+import sys
+
+from celery import Celery
+
+from grader.harness import expect, fail, needs
+
+
+def test_celery_module(project):
+    """config/celery.py defines a Celery app"""
+    module = project.module("config.celery", exercise="01")
+    apps = [value for value in vars(module).values() if isinstance(value, Celery)]
+    expect(apps, "config/celery.py exists but defines no Celery app.",
+           'app = Celery("config") in config/celery.py', lesson="#step-1-the-celery-app")
+
+
+@needs(test_celery_module)
+def test_exposed_as_celery_app(project):
+    """config/__init__.py exposes the app as celery_app"""
+    import config
+    import config.celery as module
+
+    app = getattr(config, "celery_app", None)
+    expect(app is not None, "config/__init__.py has no celery_app.",
+           "`from .celery import app as celery_app` in config/__init__.py, so the app loads "
+           "whenever Django starts", lesson="#step-2-load-the-app-when-django-starts")
+    expect(app in vars(module).values(), "config.celery_app is not the app of config/celery.py.",
+           "config.celery_app to be the very app that config/celery.py defines",
+           lesson="#step-2-load-the-app-when-django-starts")
+
+
+@needs(test_exposed_as_celery_app)
+def test_reads_django_settings(project, settings, fake):
+    """The app reads Django's settings with namespace "CELERY\""""
+    import config
+
+    priority = fake.count(1, 9)
+    settings(CELERY_TASK_DEFAULT_PRIORITY=priority)
+    seen = config.celery_app.conf.task_default_priority
+    if seen == priority:
+        return
+    settings(CELERY_CONF_TASK_DEFAULT_PRIORITY=priority)
+    other = "CELERY_CONF" if config.celery_app.conf.task_default_priority == priority else None
+    fail(f"This check set CELERY_TASK_DEFAULT_PRIORITY = {priority} in Django's settings, and "
+         f"the app's task_default_priority stayed {seen!r}"
+         + (f": the app reads the {other} namespace." if other else "."),
+         'app.config_from_object("django.conf:settings", namespace="CELERY"), so every '
+         "CELERY_* setting configures Celery",
+         "This course names its settings CELERY_*; other projects may choose another prefix.",
+         lesson="#step-1-the-celery-app")
+
+
+@needs(test_exposed_as_celery_app)
+def test_broker_from_redis_url(project, broker):
+    """CELERY_BROKER_URL and CELERY_RESULT_BACKEND come from REDIS_URL"""
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        value = getattr(project.settings, name, None)
+        expect(value is not None, f"config/settings.py defines no {name}.",
+               f"{name} = REDIS_URL in config/settings.py", lesson="#step-3-point-celery-at-redis")
+        expect(value == broker.url,
+               f"This check set REDIS_URL to {broker.url}, and {name} is {value!r}.",
+               f"{name} to follow REDIS_URL, which comes from the environment",
+               "Read REDIS_URL with env(...) once, then use it for both settings, "
+               "rather than writing a URL into settings.py.",
+               lesson="#step-3-point-celery-at-redis")
+
+
+@needs(test_exposed_as_celery_app)
+def test_autodiscovers_tasks(project, settings, tmp_path):
+    """The app finds tasks.py in every installed app (autodiscover_tasks)"""
+    import config
+
+    probe = tmp_path / "encore_probe"
+    probe.mkdir()
+    (probe / "__init__.py").write_text("")
+    (probe / "tasks.py").write_text("")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        settings(INSTALLED_APPS=[*project.settings.INSTALLED_APPS, "encore_probe"])
+        config.celery_app.loader.import_default_modules()
+        found = "encore_probe.tasks" in sys.modules
+    finally:
+        sys.path.remove(str(tmp_path))
+    expect(found, "This check installed a new app with a tasks.py, and the Celery app "
+           "did not import it when a worker would start.",
+           "app.autodiscover_tasks() in config/celery.py, so every app's tasks.py is loaded",
+           lesson="#step-1-the-celery-app")
+
+
+@needs(test_exposed_as_celery_app)
+def test_debug_task_runs_on_worker(project, celery_app, worker):
+    """config.celery.debug_task runs on a worker and returns its own task id"""
+    import config.celery as module
+
+    task = getattr(module, "debug_task", None)
+    expect(task is not None and hasattr(task, "delay"),
+           "config/celery.py has no task named debug_task.",
+           "@app.task(bind=True) def debug_task(self): ... in config/celery.py",
+           lesson="#step-5-a-first-task")
+    if task.ignore_result:
+        fail("debug_task is declared with ignore_result=True, so what it returns is thrown away.",
+             "a result this check can read", "Drop ignore_result=True.",
+             lesson="#step-5-a-first-task")
+    result = task.delay()
+    try:
+        value = result.get(timeout=5)
+    except TypeError as exc:
+        fail(f"debug_task failed on the worker: {exc}.", "a bound task: def debug_task(self)",
+             "Declare it with @app.task(bind=True), so Celery passes the task as self.",
+             lesson="#step-5-a-first-task")
+    except Exception as exc:
+        fail(f"No result came back within 5 s ({type(exc).__name__}: {exc}).",
+             "the worker to run debug_task and store its result",
+             lesson="#step-4-start-a-worker")
+    expect(value == result.id, f"debug_task returned {value!r}.",
+           f"its own task id, {result.id}: return self.request.id",
+           "A bound task gets itself as its first argument; self.request.id is its id.",
+           lesson="#step-5-a-first-task")

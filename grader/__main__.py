@@ -1,0 +1,110 @@
+"""Command line: ``python -m grader check|stage|run ...`` (the Makefile wraps each one)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+from pathlib import Path
+
+from . import report
+from .exercises import REPO, UnknownExercise, all_exercises, find_exercise
+from .runner import DEFAULT_LIMIT, run_checker
+from .stage import StageError, write_stage
+
+
+def _style() -> report.Style:
+    return report.Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+
+
+def _say(lines) -> None:
+    print("\n".join(lines), flush=True)
+
+
+def _replay(args, exercise_number: str, seed: int) -> str:
+    parts = [f"make check EX={exercise_number}"]
+    if args.project != str(REPO / "starter_project"):
+        parts.append(f"PROJECT={args.project}")
+    if args.broker:
+        parts.append(f"BROKER={args.broker}")
+    parts.append(f"SEED={seed}")
+    return " ".join(parts)
+
+
+def check(args) -> int:
+    style = _style()
+    project = Path(args.project)
+    if not (project / "manage.py").is_file():
+        print(f"{project} is not a Django project (there is no manage.py in it). "
+              "Point PROJECT= at the folder that holds manage.py.", file=sys.stderr)
+        return 2
+    broker = args.broker or os.environ.get("REDIS_URL") or None
+    seed = args.seed if args.seed is not None else random.randrange(1, 100_000)
+    exercises = [find_exercise(args.exercise)] if args.exercise else all_exercises()
+    runs = []
+    for exercise in exercises:
+        _say([""] + report.header(f"Exercise {exercise.number} · {exercise.title}",
+                                  str(project), style))
+        run = run_checker(exercise, project, broker=broker, seed=seed, limit=args.timeout,
+                          on_record=lambda r: r.get("event") == "check" and _say(
+                              report.check_lines(r, style)))
+        _say(report.summary(run, _replay(args, exercise.number, seed), style))
+        runs.append(run)
+    if len(runs) > 1:
+        _say([""] + report.progress_table(runs, style))
+    return 0 if all(run.passed for run in runs) else 1
+
+
+def stage(args) -> int:
+    try:
+        number = int(args.exercise)
+        applied = write_stage(number, Path(args.dest))
+    except ValueError:
+        print(f"EX must be a number such as 03, not {args.exercise!r}.", file=sys.stderr)
+        return 2
+    except StageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    what = ", ".join(applied) if applied else "no solutions (the pristine starter)"
+    print(f"Wrote stage {number:02d} to {args.dest}: starter_project plus {what}.")
+    return 0
+
+
+def run(args) -> int:
+    from .stack import run_stack
+    return run_stack(Path(args.project))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader",
+                                     description="Check, stage and run the Encore workshop.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="check your project against one exercise, or all of them")
+    p.add_argument("exercise", nargs="?", help="exercise number, e.g. 02 (default: all)")
+    p.add_argument("--project", default=str(REPO / "starter_project"),
+                   help="the folder with manage.py (default: starter_project)")
+    p.add_argument("--broker", help="a Redis URL (default: $REDIS_URL, else embedded fakeredis)")
+    p.add_argument("--seed", type=int, help="replay a run's random data")
+    p.add_argument("--timeout", type=float, default=DEFAULT_LIMIT,
+                   help=f"hard limit in seconds per exercise (default {DEFAULT_LIMIT:g})")
+    p.set_defaults(func=check)
+    p = sub.add_parser("stage", help="write the project as it stands after exercise NN")
+    p.add_argument("exercise", help="00 for the starter, 01..NN for later stages")
+    p.add_argument("dest", help="a new or empty folder")
+    p.set_defaults(func=stage)
+    p = sub.add_parser("run", help="run Encore: web server, Celery worker and broker")
+    p.add_argument("--project", default=str(REPO / "starter_project"))
+    p.set_defaults(func=run)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UnknownExercise as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The broker a check runs against: an embedded fakeredis server, or a real Redis.
+
+The embedded server is fakeredis's TCP server: a real Redis protocol on a loopback port, so the
+worker, the web process, beat and Flower all talk to it exactly as they would to Redis.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from fakeredis import TcpFakeServer
+from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+
+__all__ = ["Broker", "BrokerUnreachable", "EmbeddedRedis", "open_broker", "ping"]
+
+# The checker never touches database 0, where a student's own project keeps its queue.
+CHECK_DB = 15
+PING_TIMEOUT = 1.0
+
+
+class BrokerUnreachable(Exception):
+    """The Redis server a URL names does not answer."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
+
+class _Handler(TCPFakeRequestHandler):
+    # Without this each MULTI/EXEC pipeline waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
+
+    def handle(self) -> None:
+        # The stock loop closes the connection after any error reply (NOSCRIPT, WRONGTYPE),
+        # which kombu reports as "Connection closed by server" and reconnects. A real Redis
+        # answers the error and keeps the connection: so does this loop.
+        client, server = self.current_client, self.server
+        while not server._shutdown_event.is_set():
+            try:
+                if client.can_read():
+                    try:
+                        reply = client.read_response()
+                    except ConnectionError:
+                        raise
+                    except Exception as exc:
+                        reply = exc
+                    self.writer.dump(reply)
+                    continue
+                data = self.rfile.readline()
+                if data == b"":
+                    readable, _, _ = select.select([self.connection], [], [], 0.01)
+                    if not readable:
+                        continue
+                    data = self.rfile.readline()
+                    if data == b"":
+                        break  # the peer closed the connection
+                client.get_socket().sendall(data)
+            except (ConnectionError, OSError, ValueError):
+                break
+
+
+class _Server(TcpFakeServer):
+    def __init__(self, address):
+        super().__init__(address)
+        self.RequestHandlerClass = _Handler
+        self.daemon_threads = True
+
+
+class EmbeddedRedis:
+    """A fakeredis server on a free loopback port, served from a thread.
+
+    Use it as a context manager; the server, its threads and its port are gone on exit.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self._server = _Server((host, port))
+        self.host, self.port = self._server.server_address[:2]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name="embedded-redis", daemon=True,
+        )
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://{self.host}:{self.port}/{db}"
+
+    def start(self) -> "EmbeddedRedis":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(2)
+
+    def __enter__(self) -> "EmbeddedRedis":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@dataclass
+class Broker:
+    url: str
+    label: str
+    embedded: bool
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by stars."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def ping(url: str, timeout: float = PING_TIMEOUT) -> redis.Redis:
+    """A client for ``url`` that has answered PING within ``timeout`` seconds."""
+    if not url.startswith(("redis://", "rediss://")):
+        raise BrokerUnreachable(
+            f"{redact(url)} is not a Redis URL.",
+            "Give BROKER= (or REDIS_URL) as redis://HOST:PORT/DB, for example "
+            "redis://127.0.0.1:6379/9, or leave it out to use the embedded broker.")
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise BrokerUnreachable(
+            f"Nothing answered at {redact(url)} within {timeout:g} s ({exc}).",
+            "Start Redis (`redis-server`, then `redis-cli ping` says PONG), or leave BROKER= "
+            "and REDIS_URL unset to use the embedded broker.") from None
+    return client
+
+
+def _dedicated(url: str) -> str:
+    parts = urlsplit(url)
+    db = parts.path.strip("/") or "0"
+    if db == "0":
+        parts = parts._replace(path=f"/{CHECK_DB}")
+    return urlunsplit(parts)
+
+
+@contextmanager
+def open_broker(url: str | None = None, timeout: float = PING_TIMEOUT):
+    """The broker for one check run: the embedded server, or the Redis at ``url``.
+
+    A real Redis is used on a dedicated database, flushed first: the one in the URL, or
+    database 15 when the URL names database 0 (where a project keeps its own queue).
+    """
+    if not url:
+        with EmbeddedRedis() as server:
+            yield Broker(server.url(0), "embedded fakeredis", True)
+        return
+    url = _dedicated(url)
+    client = ping(url, timeout)
+    client.flushdb()
+    client.close()
+    yield Broker(url, f"Redis at {redact(url)} (database flushed for this check)", False)

@@ -1,0 +1,85 @@
+"""The outbox: emails the project sends, captured with Django's locmem backend."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
+
+__all__ = ["CapturingBackend", "Outbox", "SentEmail", "BACKEND"]
+
+BACKEND = "grader.harness.mail.CapturingBackend"
+
+_sent: list["SentEmail"] = []
+_lock = threading.Condition()
+
+
+@dataclass
+class SentEmail:
+    message: mail.EmailMessage
+    thread: str
+    at: float
+
+    @property
+    def from_worker(self) -> bool:
+        return self.thread != threading.main_thread().name
+
+
+class CapturingBackend(EmailBackend):
+    """Django's locmem backend that also notes which thread sent each email, and when."""
+
+    def send_messages(self, messages):
+        count = super().send_messages(messages)
+        with _lock:
+            for message in messages:
+                _sent.append(SentEmail(message, threading.current_thread().name, time.monotonic()))
+            _lock.notify_all()
+        return count
+
+
+class Outbox:
+    """The emails sent since this outbox was opened."""
+
+    def __init__(self):
+        with _lock:
+            _sent.clear()
+            mail.outbox = []
+
+    @property
+    def sent(self) -> list[SentEmail]:
+        with _lock:
+            return list(_sent)
+
+    @property
+    def messages(self) -> list[mail.EmailMessage]:
+        return [s.message for s in self.sent]
+
+    def __len__(self) -> int:
+        return len(self.sent)
+
+    def wait_for(self, count: int = 1, within: float = 5.0) -> list[SentEmail]:
+        """Wait until at least ``count`` emails were sent, or ``within`` seconds pass.
+
+        Returns what was sent by then; the caller judges whether that is enough.
+        """
+        deadline = time.monotonic() + within
+        with _lock:
+            while len(_sent) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                _lock.wait(left)
+            return list(_sent)
+
+    def settle(self, quiet: float = 0.3, within: float = 5.0) -> list[SentEmail]:
+        """Wait until no new email has arrived for ``quiet`` seconds (at most ``within``)."""
+        deadline = time.monotonic() + within
+        seen = -1
+        with _lock:
+            while len(_sent) != seen and time.monotonic() < deadline:
+                seen = len(_sent)
+                _lock.wait(min(quiet, max(0.0, deadline - time.monotonic())))
+            return list(_sent)

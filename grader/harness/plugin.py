@@ -1,0 +1,404 @@
+"""The harness as a pytest plugin: fixtures for checkers, and results a student can read.
+
+A checker is a pytest file. Each test is one check: its docstring's first line is what the
+student reads, ``@pytest.mark.needs(other_check)`` skips it with a reason when ``other_check`` did
+not pass, and a failure raised with ``fail(observed, expected, hint)`` becomes the report.
+
+The run is configured by environment variables that ``python -m grader check`` sets:
+GRADER_PROJECT, GRADER_BROKER, GRADER_SEED, GRADER_RESULTS_FD, GRADER_STACK_FILE,
+GRADER_LIMIT, GRADER_LOAD_LIMIT and GRADER_CHECK_LIMIT. Without them a checker still runs under plain pytest,
+on starter_project/ with the embedded broker.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import random
+import signal
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from .broker import BrokerUnreachable, open_broker
+from .failures import CheckFailed, CheckTimedOut, fail
+from .fake import Fake
+from .project import ProjectError, checker_environment, load_project
+from .tracebacks import format_frames, student_frames, student_traceback
+
+REPO = Path(__file__).resolve().parents[2]
+LOADS_TITLE = "Your project loads: Django starts and the migrations run on a fresh database"
+
+
+class _Run:
+    """Everything one checker run shares: broker, project, seed, results."""
+
+    def __init__(self):
+        env = os.environ
+        self.project_path = Path(env.get("GRADER_PROJECT") or REPO / "starter_project").resolve()
+        self.broker_arg = env.get("GRADER_BROKER") or None
+        self.seed = int(env.get("GRADER_SEED") or random.randrange(1, 100_000))
+        self.load_limit = float(env.get("GRADER_LOAD_LIMIT") or 20)
+        self.check_limit = float(env.get("GRADER_CHECK_LIMIT") or 20)
+        self.limit = float(env.get("GRADER_LIMIT") or 90)
+        self.started = time.monotonic()
+        self.fake = Fake(self.seed)
+        self.scratch = tempfile.TemporaryDirectory(prefix="encore-check-")
+        self.broker = None
+        self._broker_cm = None
+        self.project = None
+        self.unloadable: str | None = None
+        self.outcomes: dict[str, str] = {}
+        self.broken: dict[str, str] = {}
+        fd = env.get("GRADER_RESULTS_FD")
+        self._out = os.fdopen(int(fd), "w", buffering=1) if fd else None
+
+    def emit(self, **record) -> None:
+        if self._out:
+            self._out.write(json.dumps(record, default=str) + "\n")
+
+
+_run: _Run | None = None
+
+
+def pytest_configure(config):
+    global _run
+    config.addinivalue_line("markers", "needs(*checks): skip unless these checks passed")
+    config.addinivalue_line("markers", "limit(seconds): this check's time limit")
+    _run = _Run()
+
+
+def pytest_report_header(config):
+    return f"encore checker: project {_run.project_path}, seed {_run.seed}"
+
+
+def _lesson_for(item) -> str:
+    folder = Path(item.fspath).parent.name
+    return f"lessons/{folder}.md"
+
+
+def _title(item) -> str:
+    doc = (item.function.__doc__ or item.name).strip()
+    return doc.splitlines()[0].strip()
+
+
+_stack_handle = None
+
+
+def _arm_deadline(seconds: float) -> None:
+    """If the run is still going after ``seconds``, write every thread's stack and end it.
+
+    faulthandler's watchdog is a C thread: it fires even when Python code is stuck.
+    """
+    global _stack_handle
+    _disarm_deadline()
+    stack_file = os.environ.get("GRADER_STACK_FILE")
+    _stack_handle = open(stack_file, "w") if stack_file else None
+    faulthandler.dump_traceback_later(max(seconds, 1), exit=True, file=_stack_handle or 2)
+
+
+def _disarm_deadline() -> None:
+    global _stack_handle
+    faulthandler.cancel_dump_traceback_later()
+    if _stack_handle:
+        _stack_handle.close()
+        _stack_handle = None
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _run.emit(event="check", id="collect", title="The checker loads", status="error",
+                  observed="The checker itself could not be loaded: this is a bug in the "
+                  "workshop, not in your code. Please report it with the details below.",
+                  details=str(report.longrepr)[-3000:])
+
+
+def pytest_collection_finish(session):
+    """Start the broker and load the project once the checks are known."""
+    run = _run
+    started = time.monotonic()
+    run.emit(event="start", project=str(run.project_path), seed=run.seed)
+    try:
+        run._broker_cm = open_broker(run.broker_arg)
+        run.broker = run._broker_cm.__enter__()
+    except BrokerUnreachable as exc:
+        run._broker_cm = None
+        run.unloadable = str(exc)
+        run.emit(event="check", id="broker", title="The broker answers", status="failed",
+                 observed=str(exc), expected="a Redis server that answers PING",
+                 hint=exc.hint, duration=time.monotonic() - started)
+        return
+    run.emit(event="broker", url=run.broker.url, label=run.broker.label)
+    run.emit(event="phase", phase="loading your project")
+    env = checker_environment(run.broker.url, Path(run.scratch.name), run.seed)
+    try:
+        _arm_deadline(run.load_limit)
+        run.project = load_project(run.project_path, env, Path(run.scratch.name))
+    except ProjectError as exc:
+        run.unloadable = exc.message
+        run.emit(event="check", id="loads", title=LOADS_TITLE, status="error",
+                 observed=exc.message, details=exc.details, duration=time.monotonic() - started)
+        return
+    finally:
+        _disarm_deadline()
+    run.emit(event="check", id="loads", title=LOADS_TITLE, status="passed",
+             duration=time.monotonic() - started)
+    _arm_deadline(run.limit - (time.monotonic() - run.started) - 2)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    run = _run
+    if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        run.emit(event="check", id="internal", title="The checker runs", status="error",
+                 observed="The checker itself failed: this is a bug in the workshop, not in "
+                 "your code. Please report it, with the output of this command.")
+    _disarm_deadline()
+    if run._broker_cm is not None:
+        run._broker_cm.__exit__(None, None, None)
+    run.emit(event="end")
+
+
+# -- running one check ------------------------------------------------------------------------
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    run = _run
+    if run.unloadable:
+        pytest.skip("cannot run: the project did not load (see above)")
+    for mark in item.iter_markers("needs"):
+        for check in mark.args:
+            if run.outcomes.get(check.__name__) != "passed":
+                title = (check.__doc__ or check.__name__).strip().splitlines()[0]
+                pytest.skip(f'needs "{title}" to pass first')
+    for name in item.fixturenames:
+        if name in run.broken:
+            pytest.skip(f"cannot run: {run.broken[name]}")
+
+
+def _on_alarm(signum, frame):
+    raise CheckTimedOut()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    run = _run
+    run.emit(event="phase", phase=f"checking: {_title(item)}")
+    limit = next((m.args[0] for m in item.iter_markers("limit")), run.check_limit)
+    item.stash[_REPORTS] = []
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    record = _record(item, item.stash[_REPORTS], limit)
+    record["duration"] = time.monotonic() - started
+    run.outcomes[item.name] = record["status"]
+    run.emit(event="check", **record)
+
+
+_REPORTS = pytest.StashKey[list]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    item.stash[_REPORTS].append((report, call.excinfo))
+
+
+def _record(item, reports, limit) -> dict:
+    record = {"id": item.name, "title": _title(item), "status": "passed"}
+    for report, excinfo in reports:
+        if report.skipped and excinfo is not None:
+            reason = excinfo.value.msg if hasattr(excinfo.value, "msg") else str(excinfo.value)
+            record.update(status="skipped", observed=reason)
+            break
+        if report.failed and excinfo is not None:
+            record.update(_explain(excinfo.value, item, limit))
+            break
+    if record["status"] != "passed":
+        record["lesson"] = _lesson_link(item, record.get("lesson"))
+    return record
+
+
+def _lesson_link(item, lesson: str | None) -> str:
+    if not lesson:
+        return _lesson_for(item)
+    if lesson.startswith("#"):
+        return _lesson_for(item) + lesson
+    return lesson if lesson.startswith("lessons/") else f"lessons/{lesson}"
+
+
+def _explain(exc: BaseException, item, limit: float) -> dict:
+    root = _run.project_path
+    if isinstance(exc, CheckFailed):
+        return {"status": "failed", "observed": exc.observed, "expected": exc.expected,
+                "hint": exc.hint, "lesson": exc.lesson}
+    if isinstance(exc, CheckTimedOut):
+        frames = student_frames(exc.__traceback__, root)
+        where = (f" It was running this code of yours:\n{format_frames(frames[-3:], root)}"
+                 if frames else "")
+        return {"status": "timed out",
+                "observed": f"This check was still running after its {limit:g} s limit.{where}",
+                "expected": "every step to finish well inside the limit",
+                "hint": "Look for a loop that never ends or a call that waits forever."}
+    if isinstance(exc, AssertionError):
+        return {"status": "failed", "observed": str(exc) or "an assertion failed",
+                "expected": "(see the check's title)"}
+    frames = student_frames(exc.__traceback__, root)
+    if frames:
+        return {"status": "error", "observed": "Your code raised an exception.",
+                "details": student_traceback(exc, root)}
+    return {"status": "error", "observed": "The checker itself failed: this is a bug in the "
+            "workshop, not in your code. Please report it with the details below.",
+            "details": student_traceback(exc, root)}
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+@contextmanager
+def _guard(fixture: str):
+    """Remember a session fixture that failed, so later checks skip instead of failing again."""
+    try:
+        yield
+    except CheckFailed as exc:
+        _run.broken[fixture] = exc.observed.splitlines()[0]
+        raise
+    except Exception as exc:
+        _run.broken[fixture] = f"{type(exc).__name__}: {exc}"
+        raise
+
+
+@pytest.fixture(scope="session")
+def seed() -> int:
+    """The seed this run's random data comes from (replay with SEED=)."""
+    return _run.seed
+
+
+@pytest.fixture(scope="session")
+def fake():
+    """Random names, addresses, titles and messages from the run's seed."""
+    return _run.fake
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """The broker this run uses: ``.url`` and a human ``.label``."""
+    return _run.broker
+
+
+@pytest.fixture(scope="session")
+def project():
+    """The student's project, loaded: ``.path``, ``.settings``, ``.module("app.module")``."""
+    return _run.project
+
+
+@pytest.fixture(scope="session")
+def celery_app(project):
+    """The project's Celery app (``config.celery_app``), refusing eager mode."""
+    with _guard("celery_app"):
+        import config
+        app = getattr(config, "celery_app", None)
+        if app is None:
+            fail("config/__init__.py does not expose a Celery app named celery_app.",
+                 "`from .celery import app as celery_app` in config/__init__.py",
+                 "This exercise builds on exercise 01: run `make check EX=01` first.",
+                 lesson="01-celery-app.md")
+        if app.conf.task_always_eager:
+            fail("CELERY_TASK_ALWAYS_EAGER is on: .delay() runs the task right inside the "
+                 "request, so nothing goes through the broker to a worker.",
+                 "eager mode off, and tasks sent to a real worker",
+                 "Remove CELERY_TASK_ALWAYS_EAGER (or task_always_eager) from your settings.",
+                 lesson="02-offload-feedback-email.md#why-not-eager-mode")
+        options = dict(app.conf.broker_transport_options or {})
+        options["polling_interval"] = 0.1  # a worker that stops in 0.1 s, not 1 s
+        app.conf.broker_transport_options = options
+        return app
+
+
+@pytest.fixture(scope="session")
+def worker(celery_app):
+    """A real worker for the project's app, in this process, consuming from the broker."""
+    from .worker import WorkerDidNotStart, WorkerDidNotStop, running_worker
+
+    cm = running_worker(celery_app)
+    with _guard("worker"):
+        try:
+            handle = cm.__enter__()
+        except WorkerDidNotStart as exc:
+            fail(f"The Celery worker did not start: {exc}.",
+                 "a worker that starts and consumes tasks",
+                 "Run `celery -A config worker -l info` yourself and read its first error.")
+    yield handle
+    try:
+        cm.__exit__(None, None, None)
+    except WorkerDidNotStop as exc:
+        _run.emit(event="note", text=str(exc))
+
+
+@pytest.fixture
+def outbox():
+    """The emails sent during this check (Django's locmem backend), with ``wait_for(n)``."""
+    from .mail import Outbox
+    return Outbox()
+
+
+@pytest.fixture
+def published():
+    """The task messages published during this check."""
+    from .published import Published
+    with Published() as recorder:
+        yield recorder
+
+
+@pytest.fixture
+def client():
+    """Django's test client; an exception in a view is raised, not turned into a 500 page."""
+    from django.test import Client
+    return Client(raise_request_exception=True)
+
+
+@pytest.fixture
+def settings():
+    """Change Django settings for one check: ``settings(FEEDBACK_EMAIL_DELAY=1)``."""
+    from django.test import override_settings
+    active = []
+
+    def change(**values):
+        override = override_settings(**values)
+        override.enable()
+        active.append(override)
+
+    yield change
+    for override in reversed(active):
+        override.disable()
+
+
+@pytest.fixture
+def empty_db(project):
+    """A database with every table emptied, for checks that count rows."""
+    from django.core.management import call_command
+    call_command("flush", verbosity=0, interactive=False)
+
+
+@pytest.fixture
+def beat(celery_app):
+    """Makes a BeatClock: ``beat(start=datetime)`` runs the app's schedule on a fake clock."""
+    from .clock import BeatClock
+    clocks = []
+
+    def make(start, **kwargs):
+        clock = BeatClock(celery_app, start, **kwargs)
+        clocks.append(clock)
+        return clock
+
+    yield make
+    for clock in clocks:
+        clock.close()

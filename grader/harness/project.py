@@ -1,0 +1,111 @@
+"""Loading a student's Django project into this process, with the checker's environment in place."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .failures import fail
+from .tracebacks import student_traceback
+
+__all__ = ["Project", "ProjectError", "checker_environment", "load_project"]
+
+# Celery reads these straight from the environment, over any setting. A student's .env (which
+# django-environ copies into os.environ) must not point the checked worker somewhere else.
+_CELERY_ENV_OVERRIDES = ("CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL")
+
+
+class ProjectError(Exception):
+    """The project cannot be checked at all; ``args[0]`` says why in plain words."""
+
+    def __init__(self, message: str, details: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+def checker_environment(broker_url: str, workdir: Path, seed: int) -> dict[str, str]:
+    """The variables a checked project starts with. They win over the student's .env."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "REDIS_URL": broker_url,
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_RESULT_BACKEND": broker_url,
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "EMAIL_URL": "memorymail://",
+        "SECRET_KEY": f"checker-{seed}-not-a-secret",
+        "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+        "FEEDBACK_EMAIL_DELAY": "0",
+        "SEARCH_INDEX_DELAY": "0",
+        # Port 9 (discard) has no listener on loopback: a forgotten call fails at once.
+        "SPOTIFY_API_URL": "http://127.0.0.1:9/genres",
+    }
+
+
+def check_layout(path: Path) -> None:
+    """Fail with a plain sentence unless ``path`` looks like the Encore project."""
+    if not path.is_dir():
+        raise ProjectError(f"There is no folder {path}. Point PROJECT= at your Encore project.")
+    if not (path / "manage.py").is_file():
+        raise ProjectError(
+            f"{path} has no manage.py. PROJECT= must be the folder that holds manage.py "
+            "(starter_project/ unless you copied it elsewhere).")
+    if not (path / "config" / "settings.py").is_file():
+        raise ProjectError(f"{path} has no config/settings.py: is this the Encore project?")
+
+
+@dataclass
+class Project:
+    path: Path
+
+    def module(self, dotted: str, *, exercise: str | None = None):
+        """Import one of the student's modules, turning a failure into a check failure."""
+        file = self.path / (dotted.replace(".", "/") + ".py")
+        try:
+            return importlib.import_module(dotted)
+        except ModuleNotFoundError as exc:
+            if exc.name and dotted.startswith(exc.name):
+                fail(f"There is no {file.relative_to(self.path)} in your project.",
+                     f"a module {dotted}" + (f" (exercise {exercise})" if exercise else ""))
+            raise
+        except Exception as exc:
+            fail(f"Importing {dotted} raised an error:\n{student_traceback(exc, self.path)}",
+                 f"{dotted} imports cleanly")
+
+    @property
+    def settings(self):
+        from django.conf import settings
+        return settings
+
+
+def load_project(path: Path, environment: dict[str, str], workdir: Path) -> Project:
+    """Start Django on the project at ``path`` and migrate a fresh database in ``workdir``."""
+    path = path.resolve()
+    check_layout(path)
+    for name in _CELERY_ENV_OVERRIDES:
+        os.environ.pop(name, None)
+    os.environ.update(environment)
+    sys.path.insert(0, str(path))
+    os.chdir(workdir)  # anything the project writes lands in the scratch folder
+    try:
+        import django
+        django.setup()
+    except Exception as exc:
+        raise ProjectError("Django could not start your project.", student_traceback(exc, path))
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    from .mail import BACKEND
+    setup_test_environment(debug=None)  # lets the test client see each response's context
+    settings.EMAIL_BACKEND = BACKEND
+    try:
+        call_command("migrate", verbosity=0, interactive=False)
+    except Exception as exc:
+        raise ProjectError("Your migrations do not run on a fresh database.",
+                           student_traceback(exc, path))
+    return Project(path)

@@ -1,0 +1,51 @@
+"""Task messages the project publishes, as the broker receives them."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from celery.signals import before_task_publish
+
+__all__ = ["Published", "PublishedMessage"]
+
+
+@dataclass
+class PublishedMessage:
+    task: str
+    id: str
+    args: tuple
+    kwargs: dict
+    headers: dict = field(repr=False)
+    properties: dict = field(repr=False)
+    thread: str = ""
+
+
+class Published:
+    """Records every task message published while it is open (a context manager)."""
+
+    def __init__(self):
+        self.messages: list[PublishedMessage] = []
+        self._lock = threading.Lock()
+
+    def _record(self, sender=None, body=None, headers=None, properties=None, **_):
+        headers = headers or {}
+        args, kwargs = (body[0], body[1]) if isinstance(body, (list, tuple)) and len(body) >= 2 else ((), {})
+        message = PublishedMessage(
+            task=headers.get("task") or str(sender), id=headers.get("id", ""),
+            args=tuple(args), kwargs=dict(kwargs), headers=dict(headers),
+            properties=dict(properties or {}), thread=threading.current_thread().name,
+        )
+        with self._lock:
+            self.messages.append(message)
+
+    def of(self, task_name: str) -> list[PublishedMessage]:
+        with self._lock:
+            return [m for m in self.messages if m.task == task_name]
+
+    def __enter__(self) -> "Published":
+        before_task_publish.connect(self._record, weak=False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        before_task_publish.disconnect(self._record)

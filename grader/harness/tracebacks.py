@@ -1,0 +1,45 @@
+"""Tracebacks trimmed to the student's own files."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+__all__ = ["student_frames", "student_traceback"]
+
+
+def _inside(filename: str, root: Path) -> bool:
+    try:
+        Path(filename).resolve().relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def student_frames(tb, root: Path) -> list[traceback.FrameSummary]:
+    """The frames of ``tb`` that lie in files under ``root``."""
+    root = Path(root).resolve()
+    return [f for f in traceback.extract_tb(tb) if _inside(f.filename, root)]
+
+
+def format_frames(frames, root: Path) -> str:
+    root = Path(root).resolve()
+    lines = []
+    for frame in frames:
+        rel = Path(frame.filename).resolve().relative_to(root)
+        lines.append(f'  File "{rel}", line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    return "\n".join(lines)
+
+
+def student_traceback(exc: BaseException, root: Path) -> str:
+    """The exception and the part of its traceback that runs through the student's files.
+
+    When none of it does, the whole traceback: then the fault is more likely ours.
+    """
+    frames = student_frames(exc.__traceback__, root)
+    last = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    if not frames:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
+    return f"Traceback (your files only):\n{format_frames(frames, root)}\n{last}"

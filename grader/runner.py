@@ -1,0 +1,187 @@
+"""Running one checker on one project, in a process of its own, under a hard time limit.
+
+One checker per process: Celery keeps one app and one worker state per process, and a worker
+that hangs can only be stopped by ending its process. Results come back line by line over a
+pipe, so a run that is killed still reports every check it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .exercises import REPO, Exercise
+
+__all__ = ["CheckRun", "run_checker", "DEFAULT_LIMIT", "LOAD_LIMIT"]
+
+DEFAULT_LIMIT = 90.0  # seconds for a whole checker run
+LOAD_LIMIT = 20.0  # seconds for Django to import the project and migrate
+CHECK_LIMIT = 20.0  # seconds for one check
+_STACK_LINE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
+
+
+@dataclass
+class CheckRun:
+    exercise: Exercise
+    project: Path
+    seed: int
+    records: list[dict] = field(default_factory=list)
+    broker: str = ""
+    duration: float = 0.0
+    outcome: str = "completed"  # completed, timed out, crashed
+    problem: str = ""  # what went wrong with the run itself, in plain words
+    log: str = ""
+
+    @property
+    def checks(self) -> list[dict]:
+        return [r for r in self.records if r.get("event") == "check"]
+
+    @property
+    def passed(self) -> bool:
+        checks = self.checks
+        real = [c for c in checks if c["id"] not in ("loads", "broker")]
+        return (self.outcome == "completed" and bool(real)
+                and all(c["status"] == "passed" for c in checks))
+
+    def count(self, status: str) -> int:
+        return sum(1 for c in self.checks if c["status"] == status)
+
+
+def _child_env(run_env: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GRADER_", "CELERY_", "DJANGO_"))}
+    env.update(run_env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only our plugin: fast, and no Docker fixtures
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _where_it_hung(stack_file: Path, project: Path) -> str:
+    """The student's frames in the stack dump faulthandler wrote when the deadline hit."""
+    if not stack_file.is_file():
+        return ""
+    root = str(project.resolve())
+    lines = []
+    for match in _STACK_LINE.finditer(stack_file.read_text(errors="replace")):
+        if match["file"].startswith(root):
+            rel = os.path.relpath(match["file"], root)
+            lines.append(f"  {rel}, line {match['line']}, in {match['func']}")
+    return "\n".join(dict.fromkeys(lines[:6]))
+
+
+def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
+                seed: int, limit: float = DEFAULT_LIMIT, load_limit: float = LOAD_LIMIT,
+                on_record: Callable[[dict], None] | None = None,
+                extra_env: dict[str, str] | None = None) -> CheckRun:
+    """Run ``exercise``'s checker against ``project`` and collect what it reports."""
+    run = CheckRun(exercise, Path(project), seed)
+    with tempfile.TemporaryDirectory(prefix="encore-run-") as tmp:
+        stack_file, log_file = Path(tmp) / "stack.txt", Path(tmp) / "output.txt"
+        read_fd, write_fd = os.pipe()
+        env = _child_env({
+            "GRADER_PROJECT": str(Path(project).resolve()), "GRADER_BROKER": broker or "",
+            "GRADER_SEED": str(seed), "GRADER_RESULTS_FD": str(write_fd),
+            "GRADER_STACK_FILE": str(stack_file), "GRADER_LOAD_LIMIT": str(load_limit),
+            "GRADER_CHECK_LIMIT": str(CHECK_LIMIT), "GRADER_LIMIT": str(limit), **(extra_env or {}),
+        })
+        command = [sys.executable, "-m", "pytest", str(exercise.checker), "-p",
+                   "grader.harness.plugin", "-p", "no:cacheprovider", "-q", "--no-header",
+                   "-o", "addopts=", "-o", "console_output_style=classic", "--rootdir", str(REPO)]
+        started = time.monotonic()
+        with open(log_file, "w") as log:
+            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       pass_fds=(write_fd,), start_new_session=True)
+        os.close(write_fd)
+        try:
+            _collect(run, read_fd, started + limit, on_record)
+            try:
+                process.wait(timeout=max(0.1, started + limit - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                run.outcome = "timed out"
+        finally:
+            os.close(read_fd)
+            _end_group(process)
+        run.duration = time.monotonic() - started
+        run.log = log_file.read_text(errors="replace")[-4000:]
+        ended = any(r.get("event") == "end" for r in run.records)
+        if run.outcome == "completed" and not ended:
+            # faulthandler ends the process itself when a deadline inside it passes.
+            hung = stack_file.is_file() and stack_file.stat().st_size > 0
+            run.outcome = "timed out" if hung else "crashed"
+        if run.outcome == "timed out":
+            run.problem = _timeout_problem(run, stack_file, limit, load_limit)
+        elif run.outcome == "crashed":
+            run.problem = ("The checker's process stopped before it finished (exit status "
+                           f"{process.returncode}). Its last output is below.")
+    return run
+
+
+def _collect(run: CheckRun, fd: int, deadline: float, on_record) -> None:
+    buffer = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            run.outcome = "timed out"
+            return
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # not ours: the pipe carries only JSON lines
+            if record.get("event") == "broker":
+                run.broker = record.get("label", "")
+            run.records.append(record)
+            if on_record:
+                on_record(record)
+
+
+def _timeout_problem(run: CheckRun, stack_file: Path, limit: float, load_limit: float) -> str:
+    phases = [r["phase"] for r in run.records if r.get("event") == "phase"]
+    phase = phases[-1] if phases else "starting"
+    where = _where_it_hung(stack_file, run.project)
+    if phase == "loading your project":
+        text = (f"Your project did not finish loading within {load_limit:g} s, so it was "
+                "stopped. Code that runs at import time (in settings.py, models.py, apps.py, "
+                "urls.py...) must not loop or wait.")
+    else:
+        text = f"The checker was stopped after {limit:g} s, while {phase}."
+    if where:
+        text += f"\nYour code was running here:\n{where}"
+    return text
+
+
+def _end_group(process: subprocess.Popen) -> None:
+    """Stop the checker and anything it started; nothing is left running."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # stragglers in the group
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,12 @@
+"""Feedback tasks: work a worker does so the visitor does not wait for it."""
+
+from celery import shared_task
+
+from .emails import send_feedback_email
+
+
+# @shared_task, not @app.task: the app stays in config/, and this app works with any Celery app.
+@shared_task
+def send_feedback_email_task(email_address, message):
+    """Send the thank-you email from a worker."""
+    send_feedback_email(email_address, message)

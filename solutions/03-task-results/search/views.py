@@ -1,0 +1,43 @@
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from music.models import Album
+
+from .models import SearchEntry
+from .tasks import rebuild_search_index
+
+
+def results(request):
+    """List the albums whose index entry contains every word of ?q=."""
+    query = request.GET.get("q", "").strip()
+    entries = SearchEntry.objects.none()
+    if query:
+        entries = SearchEntry.objects.select_related("album__artist").order_by(
+            "album__title"
+        )
+        for word in query.split():
+            entries = entries.filter(text__icontains=word)
+    context = {
+        "query": query,
+        "entries": entries,
+        "index_size": SearchEntry.objects.count(),
+    }
+    return render(request, "search/results.html", context)
+
+
+def rebuild(request):
+    """Explain the search index; on POST, start a rebuild on a worker and answer at once."""
+    if request.method == "POST":
+        result = rebuild_search_index.delay()
+        status_url = reverse("tasks:status", args=[result.id])
+        # 202 Accepted: the work has started, and status_url says how it goes.
+        return JsonResponse({"task_id": result.id, "status_url": status_url}, status=202)
+    album_count = Album.objects.count()
+    context = {
+        "album_count": album_count,
+        "index_size": SearchEntry.objects.count(),
+        "estimate": album_count * settings.SEARCH_INDEX_DELAY,
+    }
+    return render(request, "search/rebuild.html", context)

@@ -1,0 +1,1 @@
+# The feedback app has no models to show in the admin.
