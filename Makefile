@@ -1,0 +1,48 @@
+# The Encore Celery workshop. `make` alone lists what you can do.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROJECT ?= starter_project
+EX ?=
+BROKER ?=
+SEED ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup check stage run broker worker flower test bench clean
+
+help: ## List the targets
+	@echo "Encore: background tasks in Django with Celery and Redis"
+	@echo
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: EX=02  PROJECT=dir (default starter_project)  BROKER=redis://127.0.0.1:6379/9  SEED=n"
+
+$(VENV)/.installed: requirements.txt scripts/setup.sh
+	@sh scripts/setup.sh "$(PYTHON)" "$(VENV)"
+	@touch $@
+
+setup: $(VENV)/.installed ## Create .venv and install everything (the other targets do it for you)
+
+check: $(VENV)/.installed ## Check your project: EX=NN for one exercise, none for all of them
+	@$(PY) -m grader check $(EX) --project "$(PROJECT)" $(if $(BROKER),--broker "$(BROKER)") $(if $(SEED),--seed $(SEED))
+
+stage: $(VENV)/.installed ## Write the project as it stands after exercise EX to DEST
+	@test -n "$(EX)" -a -n "$(DEST)" || { echo "Usage: make stage EX=03 DEST=some/new/folder"; exit 2; }
+	@$(PY) -m grader stage $(EX) "$(DEST)"
+
+run: $(VENV)/.installed ## Run Encore: web server and Celery worker (embedded broker unless REDIS_URL is set)
+	@$(PY) -m grader run --project "$(PROJECT)"
+
+broker: $(VENV)/.installed ## Serve the embedded Redis-compatible broker on 127.0.0.1:6379
+	@$(PY) -m grader broker
+
+test: $(VENV)/.installed ## Run the workshop's own test suite
+	@$(PY) -m pytest -n 2 $(ARGS)
+
+bench: $(VENV)/.installed ## Measure check speed and the feedback view, before and after exercise 02
+	@$(PY) -m bench
+
+clean: ## Remove .venv and generated files
+	rm -rf $(VENV) .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
