@@ -1,11 +1,13 @@
-"""Command line: ``python -m grader check|stage|run ...`` (the Makefile wraps each one)."""
+"""Command line: ``python -m grader check|stage|run|broker ...`` (the Makefile wraps each one)."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import random
 import sys
+import time
 from pathlib import Path
 
 from . import report
@@ -76,6 +78,30 @@ def run(args) -> int:
     return run_stack(Path(args.project))
 
 
+def broker(args) -> int:
+    """Serve the embedded broker in the foreground until Ctrl-C."""
+    from .harness.broker import EmbeddedRedis
+    try:
+        server = EmbeddedRedis(args.host, args.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"Something already listens on {args.host}:{args.port} — perhaps a real Redis? "
+                  "Check with `redis-cli ping`; you don't need this broker then.", file=sys.stderr)
+        else:
+            print(f"Cannot serve on {args.host}:{args.port}: {exc.strerror or exc}.",
+                  file=sys.stderr)
+        return 1
+    with server:
+        print(f"Embedded broker (fakeredis) on {server.url(0)} — Ctrl-C stops it; "
+              "what it holds is lost when it stops.", flush=True)
+        try:
+            while True:
+                time.sleep(1)  # a short sleep: Ctrl-C interrupts it on every platform
+        except KeyboardInterrupt:
+            print("Embedded broker stopped.")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader",
                                      description="Check, stage and run the Encore workshop.")
@@ -96,6 +122,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("run", help="run Encore: web server, Celery worker and broker")
     p.add_argument("--project", default=str(REPO / "starter_project"))
     p.set_defaults(func=run)
+    p = sub.add_parser("broker", help="serve the embedded Redis-compatible broker until Ctrl-C")
+    p.add_argument("--port", type=int, default=6379, help="default 6379, Redis's own port")
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    p.set_defaults(func=broker)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
@@ -104,6 +134,9 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`make check | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -102,11 +102,11 @@ def test_debug_task_runs_on_worker(project, celery_app, worker):
         fail("debug_task is declared with ignore_result=True, so what it returns is thrown away.",
              "a result this check can read", "Drop ignore_result=True.",
              lesson="#step-5-a-first-task")
-    result = task.delay()
     try:
+        result = task.delay()
         value = result.get(timeout=5)
     except TypeError as exc:
-        fail(f"debug_task failed on the worker: {exc}.", "a bound task: def debug_task(self)",
+        fail(f"Calling debug_task failed: {exc}.", "a bound task: def debug_task(self)",
              "Declare it with @app.task(bind=True), so Celery passes the task as self.",
              lesson="#step-5-a-first-task")
     except Exception as exc:

@@ -2,7 +2,9 @@
 
 import time
 
+import pytest
 from celery import Celery
+from django.test import override_settings
 from django.urls import resolve
 
 from grader.harness import expect, fail, needs
@@ -11,6 +13,13 @@ EMAIL_DELAY = 1.0  # seconds the email takes: long enough that a slow view canno
 FAST = 0.5  # seconds a view may take to answer
 TASK = "feedback.tasks.send_feedback_email_task"
 posted = {}  # what the valid POST sent, for the checks that follow it
+
+
+@pytest.fixture(scope="module")
+def slow_email():
+    """The email takes EMAIL_DELAY seconds, from the POST until it has arrived."""
+    with override_settings(FEEDBACK_EMAIL_DELAY=EMAIL_DELAY):
+        yield
 
 
 def _task(project):
@@ -29,8 +38,8 @@ def test_task_exists(project, celery_app):
 
 
 @needs(test_task_exists)
-def test_task_is_shared(project):
-    """send_feedback_email_task is a @shared_task: it registers on any Celery app"""
+def test_task_is_shared(project, celery_app):
+    """send_feedback_email_task is a @shared_task: it works with any Celery app"""
     task = _task(project)
     other = Celery("another-project", set_as_current=False)
     other.finalize()
@@ -39,15 +48,25 @@ def test_task_is_shared(project):
            "@shared_task, which registers the task on every Celery app",
            "Replace @app.task (and the import of app) with `from celery import shared_task`.",
            lesson="#step-2-why-shared_task")
+    other.set_current()
+    try:
+        follows = task.app is other
+    finally:
+        celery_app.set_current()
+    expect(follows, "The task is bound to config's app (made with @app.task), so it always "
+           "uses that app, and feedback/ cannot be used in another project.",
+           "@shared_task, which uses whichever Celery app is current",
+           "Replace @app.task (and the import of app) with `from celery import shared_task`.",
+           lesson="#step-2-why-shared_task")
 
 
-def test_valid_post_answers_at_once(project, celery_app, worker, client, settings, outbox,
+def test_valid_post_answers_at_once(project, celery_app, worker, client, slow_email, outbox,
                                     published, fake):
     """A valid POST to /feedback/ redirects at once, before the email is sent"""
-    settings(FEEDBACK_EMAIL_DELAY=EMAIL_DELAY)
-    posted.update(email=fake.email(), message=fake.message())
+    form = {"email": fake.email(), "message": fake.message()}
+    posted.update(form, outbox=outbox)
     started = time.monotonic()
-    response = client.post("/feedback/", posted)
+    response = client.post("/feedback/", form)
     took = time.monotonic() - started
     already_sent = outbox.sent
     view = resolve("/feedback/").func
@@ -78,8 +97,9 @@ def test_valid_post_answers_at_once(project, celery_app, worker, client, setting
 
 
 @needs(test_valid_post_answers_at_once)
-def test_worker_sends_one_email(outbox):
+def test_worker_sends_one_email(slow_email):
     """Exactly one email arrives afterwards, sent by the worker, to the visitor"""
+    outbox = posted["outbox"]  # the POST's outbox: it holds the email even if it came early
     within = EMAIL_DELAY + 4
     sent = outbox.wait_for(1, within=within)
     expect(sent, f"No email arrived within {within:g} s of the POST.",

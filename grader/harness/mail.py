@@ -41,17 +41,23 @@ class CapturingBackend(EmailBackend):
 
 
 class Outbox:
-    """The emails sent since this outbox was opened."""
+    """The emails sent since this outbox was opened.
+
+    Opening one clears nothing: an email sent between two checks is never lost, and a check
+    that needs an earlier check's emails keeps that check's outbox.
+    """
 
     def __init__(self):
         with _lock:
-            _sent.clear()
-            mail.outbox = []
+            self._start = len(_sent)
+
+    def _since(self) -> list[SentEmail]:
+        return _sent[self._start:]
 
     @property
     def sent(self) -> list[SentEmail]:
         with _lock:
-            return list(_sent)
+            return list(self._since())
 
     @property
     def messages(self) -> list[mail.EmailMessage]:
@@ -67,19 +73,19 @@ class Outbox:
         """
         deadline = time.monotonic() + within
         with _lock:
-            while len(_sent) < count:
+            while len(self._since()) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 _lock.wait(left)
-            return list(_sent)
+            return list(self._since())
 
     def settle(self, quiet: float = 0.3, within: float = 5.0) -> list[SentEmail]:
         """Wait until no new email has arrived for ``quiet`` seconds (at most ``within``)."""
         deadline = time.monotonic() + within
         seen = -1
         with _lock:
-            while len(_sent) != seen and time.monotonic() < deadline:
-                seen = len(_sent)
+            while len(self._since()) != seen and time.monotonic() < deadline:
+                seen = len(self._since())
                 _lock.wait(min(quiet, max(0.0, deadline - time.monotonic())))
-            return list(_sent)
+            return list(self._since())

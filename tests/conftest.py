@@ -1,0 +1,89 @@
+"""Fixtures for the workshop's own tests: stages on disk, brokers, and running checkers."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.exercises import all_exercises, find_exercise
+from grader.harness.broker import BrokerUnreachable, ping
+from grader.report import Style, check_lines, summary
+from grader.runner import CheckRun, run_checker
+from grader.stage import write_stage
+
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+LAST_STAGE = len(all_exercises())
+
+
+@pytest.fixture(scope="session")
+def stages(tmp_path_factory) -> dict[int, Path]:
+    """Every stage, 00 to the last, written once."""
+    root = tmp_path_factory.mktemp("stages")
+    written = {}
+    for number in range(LAST_STAGE + 1):
+        write_stage(number, root / f"stage{number:02d}")
+        written[number] = root / f"stage{number:02d}"
+    return written
+
+
+@pytest.fixture
+def stage_copy(stages, tmp_path):
+    """A private copy of stage N, to edit: ``stage_copy(2)``."""
+
+    def copy(number: int) -> Path:
+        dest = tmp_path / f"stage{number:02d}"
+        shutil.copytree(stages[number], dest)
+        return dest
+
+    return copy
+
+
+def _redis_db(worker_id: str) -> str:
+    index = 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+    return f"{REDIS}/{9 + index}"
+
+
+@pytest.fixture(scope="session", params=["embedded", "redis"])
+def broker_url(request, worker_id):
+    """Each checker test runs on the embedded broker and on the real Redis."""
+    if request.param == "embedded":
+        return None
+    url = _redis_db(worker_id)
+    try:
+        ping(url).close()
+    except BrokerUnreachable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a real Redis: {exc}")
+        pytest.skip(f"no real Redis here: {exc}")
+    return url
+
+
+def render(run: CheckRun) -> str:
+    style = Style(False)
+    lines = [line for record in run.checks for line in check_lines(record, style)]
+    return "\n".join(lines + summary(run, "-", style) + ["--- log ---", run.log])
+
+
+def check(exercise: str, project: Path, broker: str | None = None, **kwargs) -> CheckRun:
+    """Run one exercise's checker on ``project`` the way `make check` does."""
+    seed = kwargs.pop("seed", random.randrange(1, 100_000))
+    return run_checker(find_exercise(exercise), project, broker=broker, seed=seed, **kwargs)
+
+
+def failed_check(run: CheckRun, title_part: str) -> dict:
+    """The check whose title contains ``title_part``; it must not have passed."""
+    matches = [c for c in run.checks if title_part in c["title"]]
+    assert matches, f"no check titled like {title_part!r}:\n{render(run)}"
+    record = matches[0]
+    assert record["status"] in ("failed", "error", "timed out"), render(run)
+    assert not run.passed, render(run)
+    return record
+
+
+def words(record: dict) -> str:
+    """Everything a student reads about one check, as one string."""
+    return " ".join(str(record.get(k) or "") for k in ("observed", "expected", "hint", "details"))

@@ -1,0 +1,30 @@
+"""Every checker passes on its own stage and every later one, and fails on the stage before."""
+
+import pytest
+
+from grader.exercises import all_exercises
+
+from .conftest import LAST_STAGE, check, failed_check, render, words
+
+EXERCISES = [int(e.number) for e in all_exercises()]
+
+# What each checker must say about the stage before its exercise: (check title, words in it).
+BEFORE = {
+    1: ("config/celery.py defines a Celery app", "There is no config/celery.py"),
+    2: ("redirects at once", "the view feedback.views.feedback_form still sends it itself"),
+    3: ("answers 202 at once", "the view still rebuilds the index while the visitor waits"),
+}
+
+
+@pytest.mark.parametrize("number", EXERCISES)
+def test_passes_on_its_stage_and_later(number, stages, broker_url):
+    for stage in range(number, LAST_STAGE + 1):
+        run = check(f"{number:02d}", stages[stage], broker_url)
+        assert run.passed, f"exercise {number:02d} on stage {stage:02d}:\n{render(run)}"
+
+
+@pytest.mark.parametrize("number", EXERCISES)
+def test_fails_on_the_stage_before(number, stages, broker_url):
+    run = check(f"{number:02d}", stages[number - 1], broker_url)
+    title, message = BEFORE[number]
+    assert message in words(failed_check(run, title)), render(run)
