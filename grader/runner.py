@@ -82,6 +82,7 @@ def _where_it_hung(stack_file: Path, project: Path) -> str:
 
 def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
                 seed: int, limit: float = DEFAULT_LIMIT, load_limit: float = LOAD_LIMIT,
+                check_limit: float = CHECK_LIMIT,
                 on_record: Callable[[dict], None] | None = None,
                 extra_env: dict[str, str] | None = None) -> CheckRun:
     """Run ``exercise``'s checker against ``project`` and collect what it reports."""
@@ -93,7 +94,7 @@ def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
             "GRADER_PROJECT": str(Path(project).resolve()), "GRADER_BROKER": broker or "",
             "GRADER_SEED": str(seed), "GRADER_RESULTS_FD": str(write_fd),
             "GRADER_STACK_FILE": str(stack_file), "GRADER_LOAD_LIMIT": str(load_limit),
-            "GRADER_CHECK_LIMIT": str(CHECK_LIMIT), "GRADER_LIMIT": str(limit), **(extra_env or {}),
+            "GRADER_CHECK_LIMIT": str(check_limit), "GRADER_LIMIT": str(limit), **(extra_env or {}),
         })
         command = [sys.executable, "-m", "pytest", str(exercise.checker), "-p",
                    "grader.harness.plugin", "-p", "no:cacheprovider", "-q", "--no-header",

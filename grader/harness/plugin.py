@@ -1,13 +1,13 @@
 """The harness as a pytest plugin: fixtures for checkers, and results a student can read.
 
 A checker is a pytest file. Each test is one check: its docstring's first line is what the
-student reads, ``@pytest.mark.needs(other_check)`` skips it with a reason when ``other_check`` did
-not pass, and a failure raised with ``fail(observed, expected, hint)`` becomes the report.
+student reads, ``@needs(other_check)`` (from grader.harness) skips it with a reason when
+``other_check`` did not pass, and a failure raised with ``fail(observed, expected, hint)`` becomes the report.
 
 The run is configured by environment variables that ``python -m grader check`` sets:
 GRADER_PROJECT, GRADER_BROKER, GRADER_SEED, GRADER_RESULTS_FD, GRADER_STACK_FILE,
-GRADER_LIMIT, GRADER_LOAD_LIMIT and GRADER_CHECK_LIMIT. Without them a checker still runs under plain pytest,
-on starter_project/ with the embedded broker.
+GRADER_LIMIT, GRADER_LOAD_LIMIT, GRADER_CHECK_LIMIT and GRADER_DB_CACHE. Without them a checker
+still runs under plain pytest, on starter_project/ with the embedded broker.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import os
 import random
 import signal
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -47,6 +48,8 @@ class _Run:
         self.limit = float(env.get("GRADER_LIMIT") or 90)
         self.started = time.monotonic()
         self.fake = Fake(self.seed)
+        cache = env.get("GRADER_DB_CACHE", str(REPO / ".cache" / "migrated"))
+        self.db_cache = Path(cache) if cache else None
         self.scratch = tempfile.TemporaryDirectory(prefix="encore-check-")
         self.broker = None
         self._broker_cm = None
@@ -137,7 +140,7 @@ def pytest_collection_finish(session):
     env = checker_environment(run.broker.url, Path(run.scratch.name), run.seed)
     try:
         _arm_deadline(run.load_limit)
-        run.project = load_project(run.project_path, env, Path(run.scratch.name))
+        run.project = load_project(run.project_path, env, Path(run.scratch.name), run.db_cache)
     except ProjectError as exc:
         run.unloadable = exc.message
         run.emit(event="check", id="loads", title=LOADS_TITLE, status="error",
@@ -152,14 +155,22 @@ def pytest_collection_finish(session):
 
 def pytest_sessionfinish(session, exitstatus):
     run = _run
+    _disarm_deadline()
     if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
         run.emit(event="check", id="internal", title="The checker runs", status="error",
                  observed="The checker itself failed: this is a bug in the workshop, not in "
                  "your code. Please report it, with the output of this command.")
-    _disarm_deadline()
     if run._broker_cm is not None:
         run._broker_cm.__exit__(None, None, None)
     run.emit(event="end")
+    if run._out:
+        # Everything is reported: end now rather than wait for the interpreter to wind down
+        # threads and sockets (half a second, every run).
+        run.scratch.cleanup()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        run._out.flush()
+        os._exit(int(exitstatus))
 
 
 # -- running one check ------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,8 +83,12 @@ class Project:
         return settings
 
 
-def load_project(path: Path, environment: dict[str, str], workdir: Path) -> Project:
-    """Start Django on the project at ``path`` and migrate a fresh database in ``workdir``."""
+def load_project(path: Path, environment: dict[str, str], workdir: Path,
+                 cache: Path | None = None) -> Project:
+    """Start Django on the project at ``path`` and migrate a fresh database in ``workdir``.
+
+    With ``cache``, a database migrated once is kept there and copied for later runs.
+    """
     path = path.resolve()
     check_layout(path)
     for name in _CELERY_ENV_OVERRIDES:
@@ -97,15 +103,45 @@ def load_project(path: Path, environment: dict[str, str], workdir: Path) -> Proj
         raise ProjectError("Django could not start your project.", student_traceback(exc, path))
 
     from django.conf import settings
-    from django.core.management import call_command
     from django.test.utils import setup_test_environment
 
     from .mail import BACKEND
     setup_test_environment(debug=None)  # lets the test client see each response's context
     settings.EMAIL_BACKEND = BACKEND
     try:
-        call_command("migrate", verbosity=0, interactive=False)
+        _migrate(path, workdir / "db.sqlite3", cache)
     except Exception as exc:
         raise ProjectError("Your migrations do not run on a fresh database.",
                            student_traceback(exc, path))
     return Project(path)
+
+
+def _migrations_key(path: Path) -> str:
+    """What a migrated database depends on: every migration file, the apps, Django itself."""
+    import django
+    from django.conf import settings
+
+    digest = hashlib.sha256(f"{django.__version__}|{settings.INSTALLED_APPS}|"
+                            f"{getattr(settings, 'AUTH_USER_MODEL', '')}".encode())
+    for file in sorted(path.rglob("migrations/*.py")):
+        digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _migrate(path: Path, database: Path, cache: Path | None) -> None:
+    """Migrate a fresh database, or copy one migrated from the very same migrations before."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    template = cache / f"{_migrations_key(path)}.sqlite3" if cache else None
+    if template and template.is_file():
+        connections.close_all()
+        shutil.copyfile(template, database)
+        return
+    call_command("migrate", verbosity=0, interactive=False)
+    if template:
+        connections.close_all()
+        template.parent.mkdir(parents=True, exist_ok=True)
+        partial = template.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(database, partial)
+        partial.replace(template)  # atomic: parallel runs never see half a file

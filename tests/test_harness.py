@@ -1,0 +1,133 @@
+"""The harness's pieces on their own: broker, clock, outbox, fake data, tracebacks, exercises."""
+
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+from celery import Celery
+from celery.schedules import crontab
+
+from grader.exercises import UnknownExercise, all_exercises, find_exercise
+from grader.harness.broker import BrokerUnreachable, EmbeddedRedis, _dedicated, ping, redact
+from grader.harness.clock import BeatClock
+from grader.harness.fake import Fake
+from grader.harness.tracebacks import student_traceback
+from grader.stage import StageError, write_stage
+
+
+def test_embedded_broker_keeps_the_connection_after_an_error_reply():
+    with EmbeddedRedis() as server:
+        client = redis.Redis.from_url(server.url(0), single_connection_client=True)
+        client.set("key", "value")
+        with pytest.raises(redis.ResponseError):
+            client.lpush("key", "x")  # WRONGTYPE
+        with pytest.raises(redis.exceptions.NoScriptError):
+            client.evalsha("0" * 40, 0)
+        assert client.ping() is True
+        assert client.client_id() == client.client_id()  # still the first connection
+        client.close()
+
+
+def test_embedded_broker_frees_its_port_and_threads():
+    before = threading.active_count()
+    with EmbeddedRedis() as server:
+        port = server.port
+        assert ping(server.url(3)).ping()
+    with EmbeddedRedis(port=port):  # the port is free again at once
+        pass
+    assert threading.active_count() <= before + 1
+
+
+def test_unreachable_broker_says_what_to_do_within_the_timeout():
+    with pytest.raises(BrokerUnreachable) as caught:
+        ping("redis://127.0.0.1:9/0", timeout=0.5)
+    assert "Nothing answered at redis://127.0.0.1:9/0" in str(caught.value)
+    assert "embedded broker" in caught.value.hint
+    with pytest.raises(BrokerUnreachable, match="is not a Redis URL"):
+        ping("amqp://guest@localhost//")
+
+
+def test_checks_never_use_database_zero_and_never_print_passwords():
+    assert _dedicated("redis://h:6379") == "redis://h:6379/15"
+    assert _dedicated("redis://h:6379/0") == "redis://h:6379/15"
+    assert _dedicated("redis://h:6379/9") == "redis://h:6379/9"
+    assert redact("redis://:s3cret@h:6379/2") == "redis://:***@h:6379/2"
+
+
+def _app(tz="UTC", **schedule):
+    app = Celery("clock-test", set_as_current=False)
+    app.conf.timezone = tz
+    app.conf.beat_schedule = {name: {"task": f"t.{name}", "schedule": s}
+                              for name, s in schedule.items()}
+    return app
+
+
+def test_clock_sends_an_interval_entry_when_due_and_not_before():
+    start = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+    clock = BeatClock(_app(daily=timedelta(hours=24)), start)
+    assert clock.run_for(timedelta(hours=23, minutes=59)) == []
+    sends = clock.run_for(timedelta(days=2, minutes=1))
+    assert [s.at.replace(microsecond=0) for s in sends] == [
+        start + timedelta(days=1), start + timedelta(days=2)]
+
+
+def test_clock_runs_a_crontab_in_local_time_across_a_dst_change():
+    paris = ZoneInfo("Europe/Paris")
+    app = _app("Europe/Paris", weekly=crontab(minute=30, hour=7, day_of_week="mon"))
+    clock = BeatClock(app, datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc))
+    sends = clock.run_for(timedelta(days=14))
+    local = [s.at.astimezone(paris) for s in sends]
+    assert [(t.date().isoformat(), t.hour, t.minute) for t in local] == [
+        ("2026-03-23", 7, 30), ("2026-03-30", 7, 30)]  # the clocks changed on the 29th
+    clock.close()
+    assert "now" not in app.__dict__
+
+
+def test_fake_data_replays_from_its_seed():
+    first, second = Fake(42), Fake(42)
+    assert [first.email(), first.title(), first.message()] == \
+           [second.email(), second.title(), second.message()]
+    assert Fake(43).email() != Fake(42).email()
+
+
+def test_tracebacks_keep_only_the_students_frames(tmp_path):
+    student = tmp_path / "views.py"
+    student.write_text("def view():\n    raise ValueError('boom')\n")
+    namespace = {}
+    exec(compile(student.read_text(), str(student), "exec"), namespace)
+    try:
+        namespace["view"]()
+    except ValueError as exc:
+        text = student_traceback(exc, tmp_path)
+    assert text.splitlines() == ["Traceback (your files only):",
+                                 '  File "views.py", line 2, in view',
+                                 "    raise ValueError('boom')",
+                                 "ValueError: boom"]
+
+
+def test_exercises_are_found_by_number_or_name():
+    numbers = [e.number for e in all_exercises()]
+    assert numbers == sorted(numbers) and numbers[:3] == ["01", "02", "03"]
+    assert find_exercise("2").name == find_exercise("02-offload-feedback-email").name
+    with pytest.raises(UnknownExercise, match="The exercises are: 01, 02"):
+        find_exercise("99")
+
+
+def test_stage_refuses_a_folder_in_use_and_unknown_stages(tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(StageError, match="not empty"):
+        write_stage(1, tmp_path / "busy")
+    with pytest.raises(StageError, match="stages go from 00"):
+        write_stage(len(all_exercises()) + 1, tmp_path / "new")
+
+
+def test_stage_applies_solutions_in_order(tmp_path):
+    write_stage(2, tmp_path / "s2")
+    assert (tmp_path / "s2" / "config" / "celery.py").is_file()
+    assert "send_feedback_email_task.delay(" in (tmp_path / "s2/feedback/views.py").read_text()
+    assert not (tmp_path / "s2" / "search" / "tasks.py").exists()
+    assert not list(Path(tmp_path / "s2").rglob("__pycache__"))
