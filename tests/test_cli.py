@@ -71,8 +71,7 @@ def test_a_view_that_never_answers_times_out_that_check_only(stage_copy):
     record = failed_check(run, "redirects at once")
     assert record["status"] == "timed out", render(run)
     assert "feedback/views.py" in record["observed"], render(run)
-    assert run.outcome == "completed"
-    assert [c["status"] for c in run.checks][-1] == "timed out", render(run)  # the next check is skipped or times out too
+    assert run.outcome == "completed" and run.duration < 15, render(run)
 
 
 def test_no_checker_process_outlives_its_run(stage_copy):
