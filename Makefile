@@ -9,7 +9,7 @@ BROKER ?=
 SEED ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check stage run broker worker flower test bench clean
+.PHONY: help setup check stage run broker test bench clean
 
 help: ## List the targets
 	@echo "Encore: background tasks in Django with Celery and Redis"
