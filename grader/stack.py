@@ -147,10 +147,15 @@ def _stop_all(children: list[Child], sig: int, signals: list[int]) -> None:
 def _broker(project: Path):
     """The broker URL, and the embedded server when there is one. Raises BrokerUnreachable."""
     url = os.environ.get("REDIS_URL") or read_dotenv(project / ".env").get("REDIS_URL")
-    where = "REDIS_URL" if os.environ.get("REDIS_URL") else f"REDIS_URL in {project / '.env'}"
+    where = "your environment" if os.environ.get("REDIS_URL") else str(project / ".env")
     if url:
-        ping(url).close()
-        return url, None, f"Redis at {redact(url)} ({where})"
+        try:
+            ping(url).close()
+        except BrokerUnreachable as exc:
+            # Say where the URL came from: a forgotten line in .env is the usual surprise.
+            raise BrokerUnreachable(f"REDIS_URL (set in {where}) names a broker that does not "
+                                    f"answer. {exc}", exc.hint) from None
+        return url, None, f"Redis at {redact(url)} (REDIS_URL in {where})"
     server = EmbeddedRedis(port=0).start()
     return server.url(0), server, f"embedded fakeredis at {server.url(0)}"
 
@@ -228,8 +233,9 @@ def run_stack(project: Path) -> int:
                                   f"`PORT={int(port) + 1} make run`.")
                 _stop_all(children, signal.SIGTERM, signals)
                 return 1
-        out.say(None, "Stopping: the worker finishes its running task (up to "
-                      f"{GRACE:g} s); Ctrl-C again stops everything at once.")
+        if len(children) > 1:
+            out.say(None, "Stopping: the worker finishes its running task (up to "
+                          f"{GRACE:g} s); Ctrl-C again stops everything at once.")
         _stop_all(children, signals[0], signals)
         out.say(None, "Stopped.")
         return 0

@@ -10,7 +10,7 @@ EXERCISES = [int(e.number) for e in all_exercises()]
 
 # What each checker must say about the stage before its exercise: (check title, words in it).
 BEFORE = {
-    1: ("config/celery.py defines a Celery app", "There is no config/celery.py"),
+    1: ("config/celery.py defines a Celery app", "There is no config/celery.py in your project yet"),
     2: ("redirects at once", "the view feedback.views.feedback_form still sends it itself"),
     3: ("answers 202 at once", "the view still rebuilds the index while the visitor waits"),
 }

@@ -35,7 +35,7 @@ def test_pristine_starter_fails_exercise_01_saying_what_is_missing():
     result = cli("check", "01")
     assert result.returncode == 1, result.stdout
     assert "✗ config/celery.py defines a Celery app" in result.stdout
-    assert "There is no config/celery.py in your project" in result.stdout
+    assert "There is no config/celery.py in your project yet" in result.stdout
     assert "needs \"config/celery.py defines a Celery app\" to pass first" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
@@ -59,6 +59,21 @@ def test_a_project_with_a_syntax_error_shows_the_students_own_traceback(stage_co
     record = failed_check(run, "defines the task")
     assert "SyntaxError" in words(record) and "feedback/tasks.py" in words(record), render(run)
     assert "site-packages" not in words(record), render(run)
+
+
+def test_a_project_whose_migrations_fail_is_told_so(stage_copy):
+    project = stage_copy(1)
+    (project / "music" / "migrations" / "0002_broken.py").write_text(
+        "from django.db import migrations\n\n\ndef explode(apps, schema_editor):\n"
+        "    raise RuntimeError('bad data migration')\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = [('music', '0001_initial')]\n"
+        "    operations = [migrations.RunPython(explode)]\n")
+    run = check("01", project)
+    record = failed_check(run, "Your project loads")
+    assert "Your migrations do not run on a fresh database" in words(record), render(run)
+    assert "music/migrations/0002_broken.py" in words(record), render(run)
+    assert all(c["status"] == "skipped" for c in run.checks[1:]), render(run)
 
 
 def test_a_view_that_never_answers_times_out_that_check_only(stage_copy):

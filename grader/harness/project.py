@@ -70,8 +70,9 @@ class Project:
             return importlib.import_module(dotted)
         except ModuleNotFoundError as exc:
             if exc.name and dotted.startswith(exc.name):
-                fail(f"There is no {file.relative_to(self.path)} in your project.",
-                     f"a module {dotted}" + (f" (exercise {exercise})" if exercise else ""))
+                where = file.relative_to(self.path)
+                fail(f"There is no {where} in your project yet.",
+                     f"{where}" + (f", which exercise {exercise} adds" if exercise else ""))
             raise
         except Exception as exc:
             fail(f"Importing {dotted} raised an error:\n{student_traceback(exc, self.path)}",
