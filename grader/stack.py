@@ -30,6 +30,7 @@ GRACE = 10.0  # seconds for a warm shutdown: Celery finishes the task it is runn
 WINDOWS = os.name == "nt"
 _COLOURS = {"web": "36", "worker": "35", "broker": "33"}
 _WIDTH = max(map(len, _COLOURS))
+_NAMES = {"web": "web server", "worker": "worker"}
 
 
 class Output:
@@ -74,6 +75,10 @@ class Child:
 
     def poll(self) -> int | None:
         return self.process.poll()
+
+    def drain(self, timeout: float = 1.0) -> None:
+        """Wait for the relay to print the last lines of a child that has exited."""
+        self._pump.join(timeout)
 
     def signal(self, sig: int, *, group: bool = True) -> None:
         """Send ``sig`` to the child's process group (or to the child alone)."""
@@ -128,8 +133,11 @@ def _exit_words(code: int) -> str:
     return f"exit status {code}"
 
 
-def _stop_all(children: list[Child], sig: int, signals: list[int]) -> None:
-    """Ask each child to stop, give them GRACE seconds together, then kill what is left."""
+def _stop_all(children: list[Child], sig: int, signals: list[int], out: Output) -> None:
+    """Ask each child to stop, give them GRACE seconds together, then kill what is left.
+
+    A further Ctrl-C (or SIGTERM) while they stop cuts the wait short.
+    """
     for child in children:
         if not child.finished and child.poll() is None:
             # The prefork pool's processes die at once on SIGTERM (they ignore SIGINT), so a
@@ -141,7 +149,22 @@ def _stop_all(children: list[Child], sig: int, signals: list[int]) -> None:
             break
         time.sleep(0.1)
     for child in children:
+        if not child.finished and child.poll() is None:
+            why = "at once, as asked" if len(signals) > asked else f"after {GRACE:g} s"
+            lost = ": the task it was running did not finish" if child.label == "worker" else ""
+            out.say(None, f"Killed the {_NAMES[child.label]} {why}{lost}.")
         child.finish()
+
+
+def _report_exit(ended: Child, children: list[Child], port: str, out: Output) -> None:
+    """Say which child stopped on its own, after its last lines (they usually say why)."""
+    ended.drain()
+    others = " and ".join(_NAMES[c.label] for c in children if c is not ended)
+    text = f"The {_NAMES[ended.label]} stopped on its own ({_exit_words(ended.poll())})"
+    out.say(None, text + (f": stopping the {others}." if others else "."))
+    if any("port is already in use" in line for line in ended.tail):
+        out.say(None, f"Port {port} is taken: stop what uses it, or run "
+                      f"`PORT={int(port) + 1} make run`.")
 
 
 def _broker(project: Path):
@@ -192,10 +215,15 @@ def run_stack(project: Path) -> int:
         env = dict(os.environ, PYTHONUNBUFFERED="1")  # children write to pipes: flush each line
         if server:
             env["REDIS_URL"] = url
+            dotenv = read_dotenv(project / ".env")
             for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-                if env.pop(name, None):  # Celery would prefer these over the settings
+                # Celery prefers these variables over the settings that follow REDIS_URL.
+                if env.pop(name, None):
                     out.say("broker", f"{name} is set in your environment: ignored here, "
                                       "so that the web and the worker use the embedded broker.")
+                elif dotenv.get(name):
+                    out.say("broker", f"{name} in .env wins over the embedded broker; remove "
+                                      "it, or set REDIS_URL there instead.")
             out.say("broker", "What the embedded broker holds is lost when `make run` stops; "
                               "set REDIS_URL to use a real Redis.")
         python = sys.executable
@@ -204,8 +232,11 @@ def run_stack(project: Path) -> int:
         while children[0].poll() is None and not stop.wait(0.1):
             pass
         if stop.is_set():
+            _stop_all(children, signals[0], signals, out)
+            out.say(None, "Stopped before the web server started.")
             return 0
         if children[0].poll() != 0:
+            children[0].drain()
             out.say(None, f"`manage.py migrate` failed ({_exit_words(children[0].poll())}); "
                           "fix the error above, then run `make run` again.")
             return 1
@@ -225,22 +256,17 @@ def run_stack(project: Path) -> int:
         while not stop.wait(0.2):
             ended = next((c for c in children if c.poll() is not None), None)
             if ended:
-                others = " and ".join(c.label for c in children if c is not ended)
-                text = f"The {ended.label} stopped on its own ({_exit_words(ended.poll())})"
-                out.say(None, text + (f": stopping the {others}." if others else "."))
-                if any("port is already in use" in line for line in ended.tail):
-                    out.say(None, f"Port {port} is taken: stop what uses it, or run "
-                                  f"`PORT={int(port) + 1} make run`.")
-                _stop_all(children, signal.SIGTERM, signals)
+                _report_exit(ended, children, port, out)
+                _stop_all(children, signal.SIGTERM, signals, out)
                 return 1
         if len(children) > 1:
             out.say(None, "Stopping: the worker finishes its running task (up to "
                           f"{GRACE:g} s); Ctrl-C again stops everything at once.")
-        _stop_all(children, signals[0], signals)
+        _stop_all(children, signals[0], signals, out)
         out.say(None, "Stopped.")
         return 0
     finally:
-        _stop_all(children, signal.SIGTERM, signals)  # a no-op when they are already gone
+        _stop_all(children, signal.SIGTERM, signals, out)  # a no-op when they are already gone
         if server:
             server.stop()
         for sig, handler in previous.items():

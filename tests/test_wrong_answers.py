@@ -71,7 +71,7 @@ WRONG = [
           "@shared_task", "bound to config's app"),
     Wrong("02", "eager mode is switched on",
           [("config/settings.py", "", EAGER)],
-          "defines the task", "CELERY_TASK_ALWAYS_EAGER is on"),
+          "eager mode off", "CELERY_TASK_ALWAYS_EAGER is on"),
     Wrong("02", "the task is called directly, without .delay()",
           [("feedback/views.py", "send_feedback_email_task.delay(", "send_feedback_email_task(")],
           "redirects at once", "still sends it itself"),
@@ -105,7 +105,7 @@ WRONG = [
           "answers 202 at once", "status is 200"),
     Wrong("03", "eager mode is switched on",
           [("config/settings.py", "", EAGER)],
-          "returns the entry count", "CELERY_TASK_ALWAYS_EAGER is on"),
+          "eager mode off", "CELERY_TASK_ALWAYS_EAGER is on"),
 ]
 
 

@@ -130,7 +130,7 @@ def pytest_collection_finish(session):
         run.broker = run._broker_cm.__enter__()
     except BrokerUnreachable as exc:
         run._broker_cm = None
-        run.unloadable = str(exc)
+        run.unloadable = "the broker did not answer (see above)"
         run.emit(event="check", id="broker", title="The broker answers", status="failed",
                  observed=str(exc), expected="a Redis server that answers PING",
                  hint=exc.hint, duration=time.monotonic() - started)
@@ -142,7 +142,7 @@ def pytest_collection_finish(session):
         _arm_deadline(run.load_limit)
         run.project = load_project(run.project_path, env, Path(run.scratch.name), run.db_cache)
     except ProjectError as exc:
-        run.unloadable = exc.message
+        run.unloadable = "the project did not load (see above)"
         run.emit(event="check", id="loads", title=LOADS_TITLE, status="error",
                  observed=exc.message, details=exc.details, duration=time.monotonic() - started)
         return
@@ -179,7 +179,7 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_runtest_setup(item):
     run = _run
     if run.unloadable:
-        pytest.skip("cannot run: the project did not load (see above)")
+        pytest.skip(f"cannot run: {run.unloadable}")
     for mark in item.iter_markers("needs"):
         for check in mark.args:
             if run.outcomes.get(check.__name__) != "passed":
@@ -210,6 +210,12 @@ def pytest_runtest_protocol(item, nextitem):
         signal.signal(signal.SIGALRM, previous)
     record = _record(item, item.stash[_REPORTS], limit)
     record["duration"] = time.monotonic() - started
+    broken = record.pop("fixture", None)
+    if broken:
+        # What broke is the project's set-up, not this check: report it once, on its own line.
+        run.emit(event="check", **{**record, "id": broken, "title": FIXTURE_TITLES[broken]})
+        record = {"id": item.name, "title": record["title"], "status": "skipped",
+                  "observed": f"cannot run: {run.broken[broken]}", "duration": 0}
     run.outcomes[item.name] = record["status"]
     run.emit(event="check", **record)
 
@@ -251,7 +257,7 @@ def _explain(exc: BaseException, item, limit: float) -> dict:
     root = _run.project_path
     if isinstance(exc, CheckFailed):
         return {"status": "failed", "observed": exc.observed, "expected": exc.expected,
-                "hint": exc.hint, "lesson": exc.lesson}
+                "hint": exc.hint, "lesson": exc.lesson, "fixture": getattr(exc, "fixture", None)}
     if isinstance(exc, CheckTimedOut):
         frames = student_frames(exc.__traceback__, root)
         where = (f" It was running this code of yours:\n{format_frames(frames[-3:], root)}"
@@ -274,13 +280,22 @@ def _explain(exc: BaseException, item, limit: float) -> dict:
 
 # -- fixtures ---------------------------------------------------------------------------------
 
+FIXTURE_TITLES = {
+    "celery_app": "Your project's Celery app is ready: config.celery_app, eager mode off",
+    "worker": "A Celery worker starts for your project",
+}
+_BROKEN = {"celery_app": "the Celery app is not ready (see above)",
+           "worker": "the Celery worker did not start (see above)"}
+
+
 @contextmanager
 def _guard(fixture: str):
     """Remember a session fixture that failed, so later checks skip instead of failing again."""
     try:
         yield
     except CheckFailed as exc:
-        _run.broken[fixture] = exc.observed.splitlines()[0]
+        _run.broken[fixture] = _BROKEN[fixture]
+        exc.fixture = fixture
         raise
     except Exception as exc:
         _run.broken[fixture] = f"{type(exc).__name__}: {exc}"

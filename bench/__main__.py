@@ -1,0 +1,101 @@
+"""``python -m bench`` (``make bench``): measure, then print one table; exit 0.
+
+Every figure comes from this one run on this machine; the table says so, because a busy
+machine can double any of them. Missing a target is reported, not an error: the exit status is 1
+only when a measurement could not be taken at all.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+from grader.stage import StageError
+
+from . import BenchError, median, p90, runs
+from . import checks, feedback
+
+# The issue's targets.
+CHECK_TARGET = 2.0  # seconds: median of `make check EX=02`
+POST_TARGET = 0.050  # seconds: median POST /feedback/ after exercise 02
+POSTS = {0: 3, 2: 20}  # before: each post waits out the 2 s email; after: enqueued at once
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _verdict(value: float, target: float) -> str:
+    return "✓ met" if value < target else "✗ missed"
+
+
+def _row(name: str, values: list[float], unit: str, target: str = "", verdict: str = "",
+         spread: bool = True, with_p90: bool = False) -> str:
+    scale, digits = (1000, 0) if unit == "ms" else (1, 2)
+
+    def cell(seconds: float | None) -> str:
+        return "" if seconds is None else f"{seconds * scale:.{digits}f} {unit}"
+
+    cells = [cell(median(values)),
+             cell(min(values) if spread else None), cell(max(values) if spread else None),
+             cell(p90(values) if with_p90 else None)]
+    return (f"  {name:<46}" + "".join(f"{c:>10}" for c in cells)
+            + f"  {target:<8} {verdict}").rstrip()
+
+
+def table(check: checks.CheckTimes, before: feedback.FeedbackTimes,
+          after: feedback.FeedbackTimes) -> list[str]:
+    """The figures, one row each, with the targets beside them."""
+    n = len(check.check)
+    check_median, floor_median = median(check.check), median(check.floor)
+    overhead = check_median - checks.EMAIL_DELAY
+    post_median = median(after.latencies)
+    header = f"  {'measure':<46}" + "".join(f"{h:>10}" for h in ("median", "min", "max", "p90"))
+    return [
+        header + "  target",
+        _row(f"make check EX=02 on stage 02 ({n} runs)", check.check, "s", "< 2 s",
+             _verdict(check_median, CHECK_TARGET)),
+        _row(f"  floor: Python+Django+Celery start-up ({n} runs)", check.floor, "s"),
+        f"  {'  overhead: check median − 1.0 s email delay':<46}{overhead:>8.2f} s"
+        f"  = floor + {overhead - floor_median:.2f} s",
+        _row(f"POST /feedback/ before ex. 02, stage 00 ({len(before.latencies)})",
+             before.latencies, "ms", with_p90=True),
+        _row(f"POST /feedback/ after ex. 02, stage 02 ({len(after.latencies)})",
+             after.latencies, "ms", "< 50 ms", _verdict(post_median, POST_TARGET),
+             with_p90=True),
+        f"  {'  before ÷ after (medians)':<46}{median(before.latencies) / post_median:>8.0f} ×"
+        + (f"   ({after.waiting} emails still queued behind the busy worker)"
+           if after.waiting is not None else ""),
+    ]
+
+
+def main() -> int:
+    try:
+        count = runs()
+        with tempfile.TemporaryDirectory(prefix="encore-bench-") as tmp:
+            workdir = Path(tmp)
+            _say(f"Measuring `make check EX=02` {count} times, and the start-up floor...")
+            check = checks.measure(workdir, count)
+            _say("Measuring POST /feedback/ on stage 00 (each post waits out the 2 s email)...")
+            before = feedback.measure(0, POSTS[0], workdir)
+            _say("Measuring POST /feedback/ on stage 02 (the worker busy with 2 s emails)...")
+            after = feedback.measure(2, POSTS[2], workdir)
+    except (BenchError, StageError) as exc:
+        print(f"The bench could not measure: {exc}", file=sys.stderr)
+        return 1
+    _say("")
+    _say(f"Encore bench · Python {platform.python_version()} · {os.cpu_count()} CPUs · "
+         "one run on this machine")
+    _say("Machines are noisy: compare figures taken on the same machine, and run it again "
+         "before trusting a small change.")
+    _say("")
+    for line in table(check, before, after):
+        _say(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
