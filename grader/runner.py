@@ -89,15 +89,20 @@ def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
     run = CheckRun(exercise, Path(project), seed)
     with tempfile.TemporaryDirectory(prefix="encore-run-") as tmp:
         stack_file, log_file = Path(tmp) / "stack.txt", Path(tmp) / "output.txt"
+        scratch = Path(tmp) / "scratch"  # the checked project's working folder and database
+        scratch.mkdir()
         read_fd, write_fd = os.pipe()
         env = _child_env({
             "GRADER_PROJECT": str(Path(project).resolve()), "GRADER_BROKER": broker or "",
             "GRADER_SEED": str(seed), "GRADER_RESULTS_FD": str(write_fd),
             "GRADER_STACK_FILE": str(stack_file), "GRADER_LOAD_LIMIT": str(load_limit),
+            "GRADER_SCRATCH": str(scratch),
             "GRADER_CHECK_LIMIT": str(check_limit), "GRADER_LIMIT": str(limit), **(extra_env or {}),
         })
         command = [sys.executable, "-m", "pytest", str(exercise.checker), "-p",
-                   "grader.harness.plugin", "-p", "no:cacheprovider", "-q", "--no-header",
+                   "grader.harness.plugin", "-p", "no:cacheprovider", "-p", "no:doctest", "-p",
+                   "no:junitxml", "-p", "no:pastebin", "-p", "no:legacypath", "--assert=plain",
+                   "-q", "--no-header",
                    "-o", "addopts=", "-o", "console_output_style=classic", "--rootdir", str(REPO)]
         started = time.monotonic()
         with open(log_file, "w") as log:
@@ -182,7 +187,10 @@ def _end_group(process: subprocess.Popen) -> None:
             process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             continue
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # stragglers in the group
-    except ProcessLookupError:
-        pass
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:  # signals land asynchronously: wait until none is left
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)

@@ -5,6 +5,7 @@ Each failure names the file, the rule and the fix.
 
 import ast
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -108,12 +109,16 @@ def test_starter_marks_what_each_exercise_changes(exercise):
                         f"and none of them has a {marker} comment in starter_project/")
 
 
-def test_no_stray_files_in_the_course():
-    stray = [p for folder in ("starter_project", "solutions", "exercises")
-             for p in (REPO / folder).rglob("*")
-             if p.name in ("db.sqlite3", ".env") or p.suffix == ".pyc"
-             or p.name.startswith("celerybeat-schedule")]
-    assert not stray, f"remove these generated files: {stray}"
+def test_no_generated_files_are_committed():
+    try:
+        tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                                 check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    stray = [name for name in tracked
+             if Path(name).name in ("db.sqlite3", ".env") or name.endswith(".pyc")
+             or "__pycache__" in name or Path(name).name.startswith("celerybeat-schedule")]
+    assert not stray, f"these generated files are committed: git rm --cached {' '.join(stray)}"
 
 
 def test_lessons_index_lists_every_lesson():

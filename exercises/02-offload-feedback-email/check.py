@@ -124,7 +124,7 @@ def test_worker_sends_one_email(slow_email):
            "the worker to send one email", "Is the worker running the task you enqueue? Try "
            "`celery -A config worker -l info` and post the form.",
            lesson="#step-4-run-the-worker-and-see-the-difference")
-    sent = outbox.settle(quiet=0.1, within=1)
+    sent = outbox.settle(quiet=0.05, within=1)
     expect(len(sent) == 1, f"{len(sent)} emails arrived.", "exactly one")
     email = sent[0].message
     expect(sent[0].from_worker, "The email was sent from the request, not from the worker.",

@@ -6,6 +6,7 @@ worker, the web process, beat and Flower all talk to it exactly as they would to
 
 from __future__ import annotations
 
+import functools
 import select
 import threading
 from contextlib import contextmanager
@@ -13,8 +14,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
-from fakeredis import TcpFakeServer
-from fakeredis._clients._tcp_server import TCPFakeRequestHandler
 
 __all__ = ["Broker", "BrokerUnreachable", "EmbeddedRedis", "open_broker", "ping"]
 
@@ -31,44 +30,51 @@ class BrokerUnreachable(Exception):
         self.hint = hint
 
 
-class _Handler(TCPFakeRequestHandler):
-    # Without this each MULTI/EXEC pipeline waits ~40 ms for a delayed ACK.
-    disable_nagle_algorithm = True
+@functools.cache
+def _server_class():
+    """fakeredis's TCP server, fixed; imported on first use only (it takes ~0.1 s to import)."""
+    from fakeredis import TcpFakeServer
+    from fakeredis._clients._tcp_server import TCPFakeRequestHandler
 
-    def handle(self) -> None:
-        # The stock loop closes the connection after any error reply (NOSCRIPT, WRONGTYPE),
-        # which kombu reports as "Connection closed by server" and reconnects. A real Redis
-        # answers the error and keeps the connection: so does this loop.
-        client, server = self.current_client, self.server
-        while not server._shutdown_event.is_set():
-            try:
-                if client.can_read():
-                    try:
-                        reply = client.read_response()
-                    except ConnectionError:
-                        raise
-                    except Exception as exc:
-                        reply = exc
-                    self.writer.dump(reply)
-                    continue
-                data = self.rfile.readline()
-                if data == b"":
-                    readable, _, _ = select.select([self.connection], [], [], 0.01)
-                    if not readable:
+    class _Handler(TCPFakeRequestHandler):
+        # Without this each MULTI/EXEC pipeline waits ~40 ms for a delayed ACK.
+        disable_nagle_algorithm = True
+
+        def handle(self) -> None:
+            # The stock loop closes the connection after any error reply (NOSCRIPT, WRONGTYPE),
+            # which kombu reports as "Connection closed by server" and reconnects. A real Redis
+            # answers the error and keeps the connection: so does this loop.
+            client, server = self.current_client, self.server
+            while not server._shutdown_event.is_set():
+                try:
+                    if client.can_read():
+                        try:
+                            reply = client.read_response()
+                        except ConnectionError:
+                            raise
+                        except Exception as exc:
+                            reply = exc
+                        self.writer.dump(reply)
                         continue
                     data = self.rfile.readline()
                     if data == b"":
-                        break  # the peer closed the connection
-                client.get_socket().sendall(data)
-            except (ConnectionError, OSError, ValueError):
-                break
+                        readable, _, _ = select.select([self.connection], [], [], 0.01)
+                        if not readable:
+                            continue
+                        data = self.rfile.readline()
+                        if data == b"":
+                            break  # the peer closed the connection
+                    client.get_socket().sendall(data)
+                except (ConnectionError, OSError, ValueError):
+                    break
 
+    class _Server(TcpFakeServer):
+        def __init__(self, address):
+            super().__init__(address)
+            self.RequestHandlerClass = _Handler
+            self.daemon_threads = True
 
-class _Server(TcpFakeServer):
-    def __init__(self, address):
-        super().__init__(address)
-        self.RequestHandlerClass = _Handler
-        self.daemon_threads = True
+    return _Server
 
 
 class EmbeddedRedis:
@@ -78,7 +84,7 @@ class EmbeddedRedis:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        self._server = _Server((host, port))
+        self._server = _server_class()((host, port))
         self.host, self.port = self._server.server_address[:2]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -133,8 +139,8 @@ def ping(url: str, timeout: float = PING_TIMEOUT) -> redis.Redis:
     except (redis.RedisError, OSError) as exc:
         raise BrokerUnreachable(
             f"Nothing answered at {redact(url)} within {timeout:g} s ({exc}).",
-            "Start Redis (`redis-server`, then `redis-cli ping` says PONG), or leave BROKER= "
-            "and REDIS_URL unset to use the embedded broker.") from None
+            "Start that Redis (`redis-cli ping` answers PONG when it runs), or leave the "
+            "Redis URL out to use the embedded broker.") from None
     return client
 
 

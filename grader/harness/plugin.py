@@ -35,6 +35,16 @@ REPO = Path(__file__).resolve().parents[2]
 LOADS_TITLE = "Your project loads: Django starts and the migrations run on a fresh database"
 
 
+class _Folder:
+    """A folder someone else made and will remove."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def cleanup(self) -> None:
+        pass
+
+
 class _Run:
     """Everything one checker run shares: broker, project, seed, results."""
 
@@ -50,7 +60,11 @@ class _Run:
         self.fake = Fake(self.seed)
         cache = env.get("GRADER_DB_CACHE", str(REPO / ".cache" / "migrated"))
         self.db_cache = Path(cache) if cache else None
-        self.scratch = tempfile.TemporaryDirectory(prefix="encore-check-")
+        # The runner owns the scratch folder when there is one, so that it is removed even
+        # when this process is killed.
+        scratch = env.get("GRADER_SCRATCH")
+        self.scratch = (_Folder(scratch) if scratch
+                        else tempfile.TemporaryDirectory(prefix="encore-check-"))
         self.broker = None
         self._broker_cm = None
         self.project = None
@@ -80,7 +94,7 @@ def pytest_report_header(config):
 
 
 def _lesson_for(item) -> str:
-    folder = Path(item.fspath).parent.name
+    folder = item.path.parent.name
     return f"lessons/{folder}.md"
 
 
@@ -326,45 +340,55 @@ def project():
     return _run.project
 
 
+def _project_app():
+    """config.celery_app, ready for checks: (app, None), or (None, the failure to report)."""
+    import config
+    app = getattr(config, "celery_app", None)
+    if app is None:
+        return None, CheckFailed(
+            "config/__init__.py does not expose a Celery app named celery_app.",
+            "`from .celery import app as celery_app` in config/__init__.py",
+            "This exercise builds on exercise 01: run `make check EX=01` first.",
+            lesson="01-celery-app.md")
+    if app.conf.task_always_eager:
+        return None, CheckFailed(
+            "CELERY_TASK_ALWAYS_EAGER is on: .delay() runs the task right inside the request, "
+            "so nothing goes through the broker to a worker.",
+            "eager mode off, and tasks sent to a real worker",
+            "Remove CELERY_TASK_ALWAYS_EAGER (or task_always_eager) from your settings.",
+            lesson="02-offload-feedback-email.md#why-not-eager-mode")
+    options = dict(app.conf.broker_transport_options or {})
+    options["polling_interval"] = 0.1  # a worker that stops in 0.1 s, not 1 s
+    app.conf.broker_transport_options = options
+    return app, None
+
+
 @pytest.fixture(scope="session")
 def celery_app(project):
     """The project's Celery app (``config.celery_app``), refusing eager mode."""
     with _guard("celery_app"):
-        import config
-        app = getattr(config, "celery_app", None)
-        if app is None:
-            fail("config/__init__.py does not expose a Celery app named celery_app.",
-                 "`from .celery import app as celery_app` in config/__init__.py",
-                 "This exercise builds on exercise 01: run `make check EX=01` first.",
-                 lesson="01-celery-app.md")
-        if app.conf.task_always_eager:
-            fail("CELERY_TASK_ALWAYS_EAGER is on: .delay() runs the task right inside the "
-                 "request, so nothing goes through the broker to a worker.",
-                 "eager mode off, and tasks sent to a real worker",
-                 "Remove CELERY_TASK_ALWAYS_EAGER (or task_always_eager) from your settings.",
-                 lesson="02-offload-feedback-email.md#why-not-eager-mode")
-        options = dict(app.conf.broker_transport_options or {})
-        options["polling_interval"] = 0.1  # a worker that stops in 0.1 s, not 1 s
-        app.conf.broker_transport_options = options
+        app, problem = _project_app()
+        if problem:
+            raise problem
         return app
 
 
 @pytest.fixture(scope="session")
 def worker(celery_app):
     """A real worker for the project's app, in this process, consuming from the broker."""
-    from .worker import WorkerDidNotStart, WorkerDidNotStop, running_worker
+    from .worker import InProcessWorker, WorkerDidNotStart, WorkerDidNotStop
 
-    cm = running_worker(celery_app)
     with _guard("worker"):
         try:
-            handle = cm.__enter__()
+            handle = InProcessWorker(celery_app).start()
+            handle.wait_ready()
         except WorkerDidNotStart as exc:
             fail(f"The Celery worker did not start: {exc}.",
                  "a worker that starts and consumes tasks",
                  "Run `celery -A config worker -l info` yourself and read its first error.")
     yield handle
     try:
-        cm.__exit__(None, None, None)
+        handle.stop()
     except WorkerDidNotStop as exc:
         _run.emit(event="note", text=str(exc))
 

@@ -13,7 +13,7 @@ from celery.signals import setup_logging
 from celery.utils.nodenames import anon_nodename
 from celery.worker import state
 
-__all__ = ["WorkerDidNotStart", "WorkerDidNotStop", "running_worker"]
+__all__ = ["InProcessWorker", "WorkerDidNotStart", "WorkerDidNotStop", "running_worker"]
 
 
 class WorkerDidNotStart(Exception):
@@ -40,47 +40,65 @@ class _Errors(logging.Handler):
         self.lines.append(record.getMessage().strip())
 
 
-@contextmanager
-def running_worker(app, start_within: float = 10.0, stop_within: float = 5.0):
-    """Run a worker for ``app`` in a thread while the block runs.
+class InProcessWorker:
+    """A worker for ``app`` in a thread: ``start()`` returns at once, ``wait_ready()`` waits."""
 
-    Raises WorkerDidNotStart when the worker dies or is not consuming within ``start_within``
-    seconds, and WorkerDidNotStop when it has not stopped ``stop_within`` seconds after the block.
-    """
-    errors = _Errors()
-    celery_log = logging.getLogger("celery")
-    celery_log.addHandler(errors)
-    state.should_terminate = None
-    app.finalize()
-    app.set_current()
-    app.set_default()
-    worker = TestWorkController(
-        app=app, concurrency=1, pool="solo", hostname=anon_nodename(), loglevel="WARNING",
-        logfile=None, ready_callback=None, without_heartbeat=True, without_mingle=True,
-        without_gossip=True,
-    )
-    thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + start_within
-    try:
-        while not worker._on_started.wait(0.02):
-            if not thread.is_alive() or time.monotonic() > deadline:
+    def __init__(self, app):
+        self.app = app
+        self._errors = _Errors()
+        self._controller = None
+        self._thread = None
+
+    def start(self) -> "InProcessWorker":
+        logging.getLogger("celery").addHandler(self._errors)
+        state.should_terminate = None
+        app = self.app
+        app.finalize()
+        app.set_current()
+        app.set_default()
+        self._controller = TestWorkController(
+            app=app, concurrency=1, pool="solo", hostname=anon_nodename(), loglevel="WARNING",
+            logfile=None, ready_callback=None, without_heartbeat=True, without_mingle=True,
+            without_gossip=True,
+        )
+        self._thread = threading.Thread(target=self._controller.start, name="celery-worker",
+                                         daemon=True)
+        self._thread.start()
+        return self
+
+    def wait_ready(self, within: float = 10.0) -> None:
+        """Return once the worker consumes; raise WorkerDidNotStart if it dies or takes too long."""
+        deadline = time.monotonic() + within
+        while not self._controller._on_started.wait(0.02):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
                 state.should_terminate = 0
-                why = "; ".join(errors.lines[-3:]) or (
-                    f"it was not consuming after {start_within:g} s" if thread.is_alive()
+                why = "; ".join(self._errors.lines[-3:]) or (
+                    f"it was not consuming after {within:g} s" if self._thread.is_alive()
                     else "it stopped without logging why")
                 raise WorkerDidNotStart(why)
         # Starting a worker marks this process as one where .get() would deadlock; here the
         # checks wait on results from the main thread, which is safe.
         _set_task_join_will_block(False)
-        yield worker
-    finally:
+
+    def stop(self, within: float = 5.0) -> None:
+        """Stop the worker; raise WorkerDidNotStop if its thread still runs after ``within``."""
         state.should_terminate = 0
-        thread.join(stop_within)
-        celery_log.removeHandler(errors)
-        stopped = not thread.is_alive()
+        self._thread.join(within)
+        logging.getLogger("celery").removeHandler(self._errors)
+        stopped = not self._thread.is_alive()
         state.should_terminate = None
         if not stopped:
             raise WorkerDidNotStop(
-                f"the worker was still busy {stop_within:g} s after the checks ended "
+                f"the worker was still busy {within:g} s after the checks ended "
                 "(a task that never returns?)")
+
+
+@contextmanager
+def running_worker(app, start_within: float = 10.0, stop_within: float = 5.0):
+    """Run a worker for ``app`` in a thread while the block runs."""
+    worker = InProcessWorker(app).start()
+    try:
+        worker.wait_ready(start_within)
+        yield worker
+    finally:
+        worker.stop(stop_within)
