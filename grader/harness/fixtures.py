@@ -1,0 +1,173 @@
+"""The harness's fixtures: what a checker asks for by name.
+
+Session fixtures that fail (no Celery app, eager mode on, a worker that will not start) are
+reported once, on a line of their own, and every later check that needs them is skipped.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+
+from . import plugin
+from .failures import CheckFailed, fail
+
+FIXTURE_TITLES = {
+    "celery_app": "Your project's Celery app is ready: config.celery_app, eager mode off",
+    "worker": "A Celery worker starts for your project",
+}
+_BROKEN = {"celery_app": "the Celery app is not ready (see above)",
+           "worker": "the Celery worker did not start (see above)"}
+
+
+@contextmanager
+def _guard(fixture: str):
+    """Remember a session fixture that failed, so later checks skip instead of failing again."""
+    try:
+        yield
+    except CheckFailed as exc:
+        plugin._run.broken[fixture] = _BROKEN[fixture]
+        exc.fixture = fixture
+        raise
+    except Exception as exc:
+        plugin._run.broken[fixture] = f"{type(exc).__name__}: {exc}"
+        raise
+
+
+@pytest.fixture(scope="session")
+def seed() -> int:
+    """The seed this run's random data comes from (replay with SEED=)."""
+    return plugin._run.seed
+
+
+@pytest.fixture(scope="session")
+def fake():
+    """Random names, addresses, titles and messages from the run's seed."""
+    return plugin._run.fake
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """The broker this run uses: ``.url`` and a human ``.label``."""
+    return plugin._run.broker
+
+
+@pytest.fixture(scope="session")
+def project():
+    """The student's project, loaded: ``.path``, ``.settings``, ``.module("app.module")``."""
+    return plugin._run.project
+
+
+def _project_app():
+    """config.celery_app, ready for checks: (app, None), or (None, the failure to report)."""
+    import config
+    app = getattr(config, "celery_app", None)
+    if app is None:
+        return None, CheckFailed(
+            "config/__init__.py does not expose a Celery app named celery_app.",
+            "`from .celery import app as celery_app` in config/__init__.py",
+            "This exercise builds on exercise 01: run `make check EX=01` first.",
+            lesson="01-celery-app.md")
+    if app.conf.task_always_eager:
+        return None, CheckFailed(
+            "CELERY_TASK_ALWAYS_EAGER is on: .delay() runs the task right inside the request, "
+            "so nothing goes through the broker to a worker.",
+            "eager mode off, and tasks sent to a real worker",
+            "Remove CELERY_TASK_ALWAYS_EAGER (or task_always_eager) from your settings.",
+            lesson="02-offload-feedback-email.md#why-not-eager-mode")
+    options = dict(app.conf.broker_transport_options or {})
+    options["polling_interval"] = 0.1  # a worker that stops in 0.1 s, not 1 s
+    app.conf.broker_transport_options = options
+    return app, None
+
+
+@pytest.fixture(scope="session")
+def celery_app(project):
+    """The project's Celery app (``config.celery_app``), refusing eager mode."""
+    with _guard("celery_app"):
+        app, problem = _project_app()
+        if problem:
+            raise problem
+        return app
+
+
+@pytest.fixture(scope="session")
+def worker(celery_app):
+    """A real worker for the project's app, in this process, consuming from the broker."""
+    from .worker import InProcessWorker, WorkerDidNotStart, WorkerDidNotStop
+
+    with _guard("worker"):
+        try:
+            handle = InProcessWorker(celery_app).start()
+            handle.wait_ready()
+        except WorkerDidNotStart as exc:
+            fail(f"The Celery worker did not start: {exc}.",
+                 "a worker that starts and consumes tasks",
+                 "Run `celery -A config worker -l info` yourself and read its first error.")
+    yield handle
+    try:
+        handle.stop()
+    except WorkerDidNotStop as exc:
+        plugin._run.emit(event="note", text=str(exc))
+
+
+@pytest.fixture
+def outbox():
+    """The emails sent during this check (Django's locmem backend), with ``wait_for(n)``."""
+    from .mail import Outbox
+    return Outbox()
+
+
+@pytest.fixture
+def published():
+    """The task messages published during this check."""
+    from .published import Published
+    with Published() as recorder:
+        yield recorder
+
+
+@pytest.fixture
+def client():
+    """Django's test client; an exception in a view is raised, not turned into a 500 page."""
+    from django.test import Client
+    return Client(raise_request_exception=True)
+
+
+@pytest.fixture
+def settings():
+    """Change Django settings for one check: ``settings(FEEDBACK_EMAIL_DELAY=1)``."""
+    from django.test import override_settings
+    active = []
+
+    def change(**values):
+        override = override_settings(**values)
+        override.enable()
+        active.append(override)
+
+    yield change
+    for override in reversed(active):
+        override.disable()
+
+
+@pytest.fixture
+def empty_db(project):
+    """A database with every table emptied, for checks that count rows."""
+    from django.core.management import call_command
+    call_command("flush", verbosity=0, interactive=False)
+
+
+@pytest.fixture
+def beat(celery_app):
+    """Makes a BeatClock: ``beat(start=datetime)`` runs the app's schedule on a fake clock."""
+    from .clock import BeatClock
+    clocks = []
+
+    def make(start, **kwargs):
+        clock = BeatClock(celery_app, start, **kwargs)
+        clocks.append(clock)
+        return clock
+
+    yield make
+    for clock in clocks:
+        clock.close()
