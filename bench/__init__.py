@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from grader.processes import stop_group
+
 __all__ = ["PYTHON", "BenchError", "child_env", "free_port", "median", "p90", "run_timed",
            "runs", "start", "stop", "tail"]
 
@@ -66,20 +68,7 @@ def start(argv: list[str], cwd: Path, env: dict, log: Path) -> subprocess.Popen:
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 5.0) -> None:
     """Send ``sig`` to the process group, wait up to ``grace`` seconds, then SIGKILL it."""
-    for attempt in (sig, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, attempt)
-        except (ProcessLookupError, PermissionError):
-            break
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # stragglers whose leader has exited
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()
+    stop_group(process, sig, grace)
 
 
 def run_timed(argv: list[str], cwd: Path, env: dict, log: Path,

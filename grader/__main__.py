@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import report
 from .exercises import REPO, UnknownExercise, all_exercises, find_exercise
+from .harness.project import ProjectError, check_layout
 from .runner import DEFAULT_LIMIT, run_checker
 from .stage import StageError, write_stage
 
@@ -45,9 +46,10 @@ def _replay(args, exercise_number: str, seed: int) -> str:
 def check(args) -> int:
     style = _style()
     project = Path(args.project)
-    if not (project / "manage.py").is_file():
-        print(f"{project} is not a Django project (there is no manage.py in it). "
-              "Point PROJECT= at the folder that holds manage.py.", file=sys.stderr)
+    try:
+        check_layout(project)
+    except ProjectError as exc:
+        print(exc.message, file=sys.stderr)
         return 2
     broker = args.broker or os.environ.get("REDIS_URL") or None
     seed = args.seed if args.seed is not None else random.randrange(1, 100_000)

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import select
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from .exercises import REPO, Exercise
+from .processes import stop_group
 
 __all__ = ["CheckRun", "run_checker", "DEFAULT_LIMIT", "LOAD_LIMIT"]
 
@@ -118,7 +118,7 @@ def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
                 run.outcome = "timed out"
         finally:
             os.close(read_fd)
-            _end_group(process)
+            stop_group(process)  # the checker and anything it started
         run.duration = time.monotonic() - started
         run.log = log_file.read_text(errors="replace")[-4000:]
         ended = any(r.get("event") == "end" for r in run.records)
@@ -174,23 +174,3 @@ def _timeout_problem(run: CheckRun, stack_file: Path, limit: float, load_limit: 
     if where:
         text += f"\nYour code was running here:\n{where}"
     return text
-
-
-def _end_group(process: subprocess.Popen) -> None:
-    """Stop the checker and anything it started; nothing is left running."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            continue
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline:  # signals land asynchronously: wait until none is left
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        time.sleep(0.01)

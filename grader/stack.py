@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from .harness.broker import BrokerUnreachable, EmbeddedRedis, ping, redact
+from .processes import stop_group
 
 __all__ = ["run_stack", "read_dotenv"]
 
@@ -97,10 +98,10 @@ class Child:
         if self.finished:
             return
         if not WINDOWS:
-            self.signal(signal.SIGKILL)  # also stragglers whose leader has already exited
+            stop_group(self.process, signal.SIGKILL, 0)  # also stragglers whose leader has exited
         elif self.process.poll() is None:
             self.process.kill()
-        self.process.wait()
+            self.process.wait(timeout=5)
         self._pump.join(2)
         self.finished = True
 

@@ -22,12 +22,13 @@ def test_embedded_broker_keeps_the_connection_after_an_error_reply():
     with EmbeddedRedis() as server:
         client = redis.Redis.from_url(server.url(0), single_connection_client=True)
         client.set("key", "value")
+        first = client.client_id()
         with pytest.raises(redis.ResponseError):
             client.lpush("key", "x")  # WRONGTYPE
         with pytest.raises(redis.exceptions.NoScriptError):
             client.evalsha("0" * 40, 0)
         assert client.ping() is True
-        assert client.client_id() == client.client_id()  # still the first connection
+        assert client.client_id() == first  # still the first connection: no reconnect
         client.close()
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-import pytest
-
 __all__ = ["CheckFailed", "CheckTimedOut", "fail", "expect", "needs"]
 
 
@@ -50,4 +48,6 @@ def needs(*checks):
 
     (``pytest.mark.needs(some_function)`` would decorate ``some_function`` instead.)
     """
+    import pytest  # here, so that the CLI can use this package without loading pytest
+
     return pytest.mark.needs.with_args(*checks)

@@ -21,7 +21,6 @@ _lock = threading.Condition()
 class SentEmail:
     message: mail.EmailMessage
     thread: str
-    at: float
 
     @property
     def from_worker(self) -> bool:
@@ -29,13 +28,13 @@ class SentEmail:
 
 
 class CapturingBackend(EmailBackend):
-    """Django's locmem backend that also notes which thread sent each email, and when."""
+    """Django's locmem backend that also notes which thread sent each email."""
 
     def send_messages(self, messages):
         count = super().send_messages(messages)
         with _lock:
             for message in messages:
-                _sent.append(SentEmail(message, threading.current_thread().name, time.monotonic()))
+                _sent.append(SentEmail(message, threading.current_thread().name))
             _lock.notify_all()
         return count
 

@@ -35,16 +35,6 @@ REPO = Path(__file__).resolve().parents[2]
 LOADS_TITLE = "Your project loads: Django starts and the migrations run on a fresh database"
 
 
-class _Folder:
-    """A folder someone else made and will remove."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def cleanup(self) -> None:
-        pass
-
-
 class _Run:
     """Everything one checker run shares: broker, project, seed, results."""
 
@@ -63,8 +53,9 @@ class _Run:
         # The runner owns the scratch folder when there is one, so that it is removed even
         # when this process is killed.
         scratch = env.get("GRADER_SCRATCH")
-        self.scratch = (_Folder(scratch) if scratch
-                        else tempfile.TemporaryDirectory(prefix="encore-check-"))
+        self._own_scratch = (None if scratch
+                             else tempfile.TemporaryDirectory(prefix="encore-check-"))
+        self.scratch = Path(scratch or self._own_scratch.name)
         self.broker = None
         self._broker_cm = None
         self.project = None
@@ -154,10 +145,10 @@ def pytest_collection_finish(session):
         return
     run.emit(event="broker", url=run.broker.url, label=run.broker.label)
     run.emit(event="phase", phase="loading your project")
-    env = checker_environment(run.broker.url, Path(run.scratch.name), run.seed)
+    env = checker_environment(run.broker.url, run.scratch, run.seed)
     try:
         _arm_deadline(run.load_limit)
-        run.project = load_project(run.project_path, env, Path(run.scratch.name), run.db_cache)
+        run.project = load_project(run.project_path, env, run.scratch, run.db_cache)
     except ProjectError as exc:
         run.unloadable = "the project did not load (see above)"
         run.emit(event="check", id="loads", title=LOADS_TITLE, status="error",
@@ -183,7 +174,8 @@ def pytest_sessionfinish(session, exitstatus):
     if run._out:
         # Everything is reported: end now rather than wait for the interpreter to wind down
         # threads and sockets (half a second, every run).
-        run.scratch.cleanup()
+        if run._own_scratch:
+            run._own_scratch.cleanup()
         sys.stdout.flush()
         sys.stderr.flush()
         run._out.flush()

@@ -13,7 +13,7 @@ from pathlib import Path
 from .failures import fail
 from .tracebacks import student_traceback
 
-__all__ = ["Project", "ProjectError", "checker_environment", "load_project"]
+__all__ = ["Project", "ProjectError", "check_layout", "checker_environment", "load_project"]
 
 # Celery reads these straight from the environment, over any setting. A student's .env (which
 # django-environ copies into os.environ) must not point the checked worker somewhere else.

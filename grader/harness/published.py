@@ -18,7 +18,6 @@ class PublishedMessage:
     kwargs: dict
     headers: dict = field(repr=False)
     properties: dict = field(repr=False)
-    thread: str = ""
 
 
 class Published:
@@ -34,7 +33,7 @@ class Published:
         message = PublishedMessage(
             task=headers.get("task") or str(sender), id=headers.get("id", ""),
             args=tuple(args), kwargs=dict(kwargs), headers=dict(headers),
-            properties=dict(properties or {}), thread=threading.current_thread().name,
+            properties=dict(properties or {}),
         )
         with self._lock:
             self.messages.append(message)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from contextlib import contextmanager
 
 from celery.contrib.testing.worker import TestWorkController
 from celery.result import _set_task_join_will_block
@@ -13,7 +12,7 @@ from celery.signals import setup_logging
 from celery.utils.nodenames import anon_nodename
 from celery.worker import state
 
-__all__ = ["InProcessWorker", "WorkerDidNotStart", "WorkerDidNotStop", "running_worker"]
+__all__ = ["InProcessWorker", "WorkerDidNotStart", "WorkerDidNotStop"]
 
 
 class WorkerDidNotStart(Exception):
@@ -91,14 +90,3 @@ class InProcessWorker:
             raise WorkerDidNotStop(
                 f"the worker was still busy {within:g} s after the checks ended "
                 "(a task that never returns?)")
-
-
-@contextmanager
-def running_worker(app, start_within: float = 10.0, stop_within: float = 5.0):
-    """Run a worker for ``app`` in a thread while the block runs."""
-    worker = InProcessWorker(app).start()
-    try:
-        worker.wait_ready(start_within)
-        yield worker
-    finally:
-        worker.stop(stop_within)
