@@ -1,0 +1,53 @@
+"""Typical wrong answers, one module per exercise (exNN.py, each with a list WRONG).
+
+A wrong answer is a stage with a few edits. Each edit names text that must be in the file, so
+when a solution changes, the edit fails loudly instead of silently testing nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Wrong", "all_wrong", "apply", "EAGER", "DELAY_CALL"]
+
+
+@dataclass
+class Wrong:
+    exercise: str
+    why: str
+    edits: list[tuple[str, str, str]]  # (file, old text, new text); old "" appends
+    fails: str  # part of the failing check's title
+    says: str  # words the failure must contain
+    stage: int = field(default=0)  # the stage the edits apply to; default: the exercise's own
+
+    def __post_init__(self):
+        self.stage = self.stage or int(self.exercise)
+
+
+def apply(project: Path, edits) -> None:
+    """Make the edits to the project at ``project``."""
+    for name, old, new in edits:
+        path = project / name
+        text = path.read_text() if path.exists() else ""
+        if old:
+            assert old in text, f"{name} no longer contains {old!r}: update this wrong answer"
+            text = text.replace(old, new)
+        else:
+            text += new
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def all_wrong() -> list[Wrong]:
+    """Every exercise's wrong answers, in exercise order."""
+    found = []
+    for module in sorted(Path(__file__).parent.glob("ex[0-9][0-9].py")):
+        found += importlib.import_module(f"{__name__}.{module.stem}").WRONG
+    return found
+
+
+EAGER = "\nCELERY_TASK_ALWAYS_EAGER = True\n"
+DELAY_CALL = ('send_feedback_email_task.delay(\n                form.cleaned_data["email"], '
+              'form.cleaned_data["message"]\n            )')
