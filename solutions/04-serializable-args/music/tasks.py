@@ -1,0 +1,20 @@
+"""Music tasks."""
+
+from celery import shared_task
+
+from .models import Artist
+from .spotify import fetch_playlist_genres
+
+
+# The argument is the artist's id, a plain number that JSON carries. The worker reads the
+# artist from the database itself, so it always works on the current row.
+@shared_task
+def fetch_spotify_genres(artist_id):
+    """Read the artist's genres from their playlist and store them; return the genres."""
+    artist = Artist.objects.filter(pk=artist_id).first()
+    if artist is None or not artist.spotify_playlist_url:
+        return []  # deleted since, or nothing to read
+    genres = fetch_playlist_genres(artist.spotify_playlist_url)
+    # update() writes only this column, so it cannot undo an edit made meanwhile.
+    Artist.objects.filter(pk=artist_id).update(genres=genres)
+    return genres
