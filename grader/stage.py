@@ -20,15 +20,16 @@ class StageError(Exception):
 def write_stage(number: int, dest: Path, repo: Path = REPO) -> list[str]:
     """Write stage ``number`` to ``dest`` (new or empty); return the solutions applied."""
     exercises = all_exercises(repo)
-    if not 0 <= number <= len(exercises):
+    last = int(exercises[-1].number) if exercises else 0
+    if not 0 <= number <= last:
         raise StageError(f"There is no stage {number:02d}: stages go from 00 (the starter) "
-                         f"to {len(exercises):02d}.")
+                         f"to {last:02d}.")
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise StageError(f"{dest} already exists and is not empty: choose a new folder.")
     shutil.copytree(repo / "starter_project", dest, ignore=_LEAVE_OUT, dirs_exist_ok=True)
     applied = []
-    for exercise in exercises[:number]:
+    for exercise in (e for e in exercises if int(e.number) <= number):
         shutil.copytree(exercise.solution, dest, ignore=_LEAVE_OUT, dirs_exist_ok=True)
         applied.append(exercise.name)
     return applied

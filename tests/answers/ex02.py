@@ -1,6 +1,6 @@
 """Exercise 02 (the feedback email): typical wrong answers."""
 
-from . import DELAY_CALL, EAGER, Wrong
+from . import DELAY_CALL, EAGER, Right, Wrong
 
 WRONG = [
     Wrong("02", "the task is bound to config's app with @app.task",
@@ -26,4 +26,29 @@ WRONG = [
           [("feedback/tasks.py", "send_feedback_email(email_address, message)",
             'send_feedback_email("admin@encore.example", message)')],
           "Exactly one email arrives", "to go to the address in the form"),
+]
+
+RIGHT = [
+    Right("02", "apply_async with keyword arguments instead of delay",
+          [("feedback/views.py", DELAY_CALL,
+            'send_feedback_email_task.apply_async(kwargs={"email_address": '
+            'form.cleaned_data["email"], "message": form.cleaned_data["message"]})')]),
+    Right("02", "a class-based FormView",
+          [("feedback/views.py", "def thanks(request):", '''class FeedbackFormView(FormView):
+    template_name = "feedback/feedback_form.html"
+    form_class = FeedbackForm
+    success_url = reverse_lazy("feedback:thanks")
+
+    def form_valid(self, form):
+        send_feedback_email_task.delay(form.cleaned_data["email"], form.cleaned_data["message"])
+        return super().form_valid(form)
+
+
+feedback_form = FeedbackFormView.as_view()
+
+
+def thanks(request):'''),
+           ("feedback/views.py", "from django.shortcuts import redirect, render\n",
+            "from django.shortcuts import redirect, render\nfrom django.urls import reverse_lazy\n"
+            "from django.views.generic import FormView\n")]),
 ]

@@ -1,7 +1,11 @@
-"""Typical wrong answers, one module per exercise (exNN.py, each with a list WRONG).
+"""Other answers than the reference solution, one module per exercise: tests/answers/exNN.py.
 
-A wrong answer is a stage with a few edits. Each edit names text that must be in the file, so
-when a solution changes, the edit fails loudly instead of silently testing nothing.
+Each module has a list WRONG (typical mistakes, each failing one check with the words a student
+needs) and may have a list RIGHT (correct answers written differently from the solution, which
+must pass: checkers test behaviour, not spelling).
+
+An answer is a stage with a few edits. Each edit names text that must be in the file, so when a
+solution changes, the edit fails loudly instead of silently testing nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Wrong", "all_wrong", "apply", "EAGER", "DELAY_CALL"]
+__all__ = ["Right", "Wrong", "all_right", "all_wrong", "apply", "EAGER", "DELAY_CALL"]
 
 
 @dataclass
@@ -21,6 +25,17 @@ class Wrong:
     fails: str  # part of the failing check's title
     says: str  # words the failure must contain
     stage: int = field(default=0)  # the stage the edits apply to; default: the exercise's own
+
+    def __post_init__(self):
+        self.stage = self.stage or int(self.exercise)
+
+
+@dataclass
+class Right:
+    exercise: str
+    why: str
+    edits: list[tuple[str, str, str]]  # as for Wrong
+    stage: int = field(default=0)
 
     def __post_init__(self):
         self.stage = self.stage or int(self.exercise)
@@ -40,12 +55,21 @@ def apply(project: Path, edits) -> None:
         path.write_text(text)
 
 
-def all_wrong() -> list[Wrong]:
-    """Every exercise's wrong answers, in exercise order."""
+def _collect(name: str) -> list:
     found = []
     for module in sorted(Path(__file__).parent.glob("ex[0-9][0-9].py")):
-        found += importlib.import_module(f"{__name__}.{module.stem}").WRONG
+        found += getattr(importlib.import_module(f"{__name__}.{module.stem}"), name, [])
     return found
+
+
+def all_wrong() -> list[Wrong]:
+    """Every exercise's wrong answers, in exercise order."""
+    return _collect("WRONG")
+
+
+def all_right() -> list[Right]:
+    """Every exercise's other correct answers, in exercise order."""
+    return _collect("RIGHT")
 
 
 EAGER = "\nCELERY_TASK_ALWAYS_EAGER = True\n"
