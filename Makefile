@@ -7,6 +7,7 @@ PROJECT ?= starter_project
 EX ?=
 BROKER ?=
 SEED ?=
+PART ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup check stage run broker test bench clean
@@ -40,8 +41,8 @@ broker: $(VENV)/.installed ## Serve the embedded Redis-compatible broker on 127.
 test: $(VENV)/.installed ## Run the workshop's own test suite
 	@$(PY) -m pytest -n 2 $(ARGS)
 
-bench: $(VENV)/.installed ## Measure check speed and the feedback view, before and after exercise 02
-	@$(PY) -m bench
+bench: $(VENV)/.installed ## Measure check speed for every exercise, and the feedback view (PART=checks|feedback)
+	@$(PY) -m bench $(PART)
 
 clean: ## Remove .venv and generated files
 	rm -rf $(VENV) .pytest_cache

@@ -18,8 +18,9 @@ from grader.stage import StageError
 from . import BenchError, median, p90, runs
 from . import checks, feedback
 
-# The issue's targets.
+# The issues' targets.
 CHECK_TARGET = 2.0  # seconds: median of `make check EX=02`
+EXERCISE_TARGETS = {f"{n:02d}": 3.0 for n in range(4, 9)}  # seconds: `make check EX=04`..08
 POST_TARGET = 0.050  # seconds: median POST /feedback/ after exercise 02
 POSTS = {0: 3, 2: 20}  # before: each post waits out the 2 s email; after: enqueued at once
 
@@ -46,6 +47,10 @@ def _row(name: str, values: list[float], unit: str, target: str = "", verdict: s
             + f"  {target:<8} {verdict}").rstrip()
 
 
+HEADER = (f"  {'measure':<46}" + "".join(f"{h:>10}" for h in ("median", "min", "max", "p90"))
+          + "  target")
+
+
 def table(check: checks.CheckTimes, before: feedback.FeedbackTimes,
           after: feedback.FeedbackTimes) -> list[str]:
     """The figures, one row each, with the targets beside them."""
@@ -53,9 +58,8 @@ def table(check: checks.CheckTimes, before: feedback.FeedbackTimes,
     check_median, floor_median = median(check.check), median(check.floor)
     overhead = check_median - checks.EMAIL_DELAY
     post_median = median(after.latencies)
-    header = f"  {'measure':<46}" + "".join(f"{h:>10}" for h in ("median", "min", "max", "p90"))
     return [
-        header + "  target",
+        HEADER,
         _row(f"make check EX=02 on stage 02 ({n} runs)", check.check, "s", "< 2 s",
              _verdict(check_median, CHECK_TARGET)),
         _row(f"  floor: Python+Django+Celery start-up ({n} runs)", check.floor, "s"),
@@ -72,17 +76,47 @@ def table(check: checks.CheckTimes, before: feedback.FeedbackTimes,
     ]
 
 
-def main() -> int:
+def exercise_table(times: dict[str, list[float]]) -> list[str]:
+    """One row per exercise: `make check EX=NN` on stage NN."""
+    lines = [HEADER]
+    for number, values in times.items():
+        target = EXERCISE_TARGETS.get(number, CHECK_TARGET if number == "02" else None)
+        lines.append(_row(f"make check EX={number} on stage {number} ({len(values)} runs)",
+                          values, "s", f"< {target:g} s" if target else "",
+                          _verdict(median(values), target) if target else ""))
+    return lines
+
+
+USAGE = """Usage: python -m bench [all|feedback|checks]
+  feedback  make check EX=02 against its floor, and POST /feedback/ before and after exercise 02
+  checks    make check EX=NN for every exercise, each on its own stage
+  all       both (the default; what `make bench` runs)
+BENCH_RUNS=n sets how many times each check runs (default 7)."""
+
+
+def main(argv: list[str]) -> int:
+    part = argv[0] if argv else "all"
+    if len(argv) > 1 or part not in ("all", "feedback", "checks"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    lines = []
     try:
         count = runs()
         with tempfile.TemporaryDirectory(prefix="encore-bench-") as tmp:
             workdir = Path(tmp)
-            _say(f"Measuring `make check EX=02` {count} times, and the start-up floor...")
-            check = checks.measure(workdir, count)
-            _say("Measuring POST /feedback/ on stage 00 (each post waits out the 2 s email)...")
-            before = feedback.measure(0, POSTS[0], workdir)
-            _say("Measuring POST /feedback/ on stage 02 (the worker busy with 2 s emails)...")
-            after = feedback.measure(2, POSTS[2], workdir)
+            if part in ("all", "feedback"):
+                _say(f"Measuring `make check EX=02` {count} times, and the start-up floor...")
+                check = checks.measure(workdir, count)
+                _say("Measuring POST /feedback/ on stage 00 (each post waits out the 2 s "
+                     "email)...")
+                before = feedback.measure(0, POSTS[0], workdir)
+                _say("Measuring POST /feedback/ on stage 02 (the worker busy with 2 s "
+                     "emails)...")
+                after = feedback.measure(2, POSTS[2], workdir)
+                lines += table(check, before, after)
+            if part in ("all", "checks"):
+                _say(f"Measuring `make check EX=NN` {count} times for every exercise...")
+                lines += [""] * bool(lines) + exercise_table(checks.every_exercise(workdir, count))
     except (BenchError, StageError) as exc:
         print(f"The bench could not measure: {exc}", file=sys.stderr)
         return 1
@@ -92,10 +126,10 @@ def main() -> int:
     _say("Machines are noisy: compare figures taken on the same machine, and run it again "
          "before trusting a small change.")
     _say("")
-    for line in table(check, before, after):
+    for line in lines:
         _say(line)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
