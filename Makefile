@@ -10,12 +10,12 @@ SEED ?=
 PART ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check stage run broker test bench clean
+.PHONY: help setup check stage run flower broker test bench grade bench-grade clean
 
 help: ## List the targets
 	@echo "Encore: background tasks in Django with Celery and Redis"
 	@echo
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: EX=02  PROJECT=dir (default starter_project)  BROKER=redis://127.0.0.1:6379/9  SEED=n"
 
@@ -32,8 +32,11 @@ stage: $(VENV)/.installed ## Write the project as it stands after exercise EX to
 	@test -n "$(EX)" -a -n "$(DEST)" || { echo "Usage: make stage EX=03 DEST=some/new/folder"; exit 2; }
 	@$(PY) -m grader stage $(EX) "$(DEST)"
 
-run: $(VENV)/.installed ## Run Encore: web server and Celery worker (embedded broker unless REDIS_URL is set)
+run: $(VENV)/.installed ## Run Encore: web, worker, beat and Flower (embedded broker unless REDIS_URL is set)
 	@$(PY) -m grader run --project "$(PROJECT)"
+
+flower: $(VENV)/.installed ## Run Flower alone on http://127.0.0.1:5555 (broker: REDIS_URL, else localhost:6379)
+	@$(PY) -m grader flower --project "$(PROJECT)"
 
 broker: $(VENV)/.installed ## Serve the embedded Redis-compatible broker on 127.0.0.1:6379
 	@$(PY) -m grader broker
@@ -43,6 +46,13 @@ test: $(VENV)/.installed ## Run the workshop's own test suite
 
 bench: $(VENV)/.installed ## Measure check speed for every exercise, and the feedback view (PART=checks|feedback)
 	@$(PY) -m bench $(PART)
+
+grade: $(VENV)/.installed ## Grade a class (instructors): SUBMISSIONS=dir OUT=dir [JOBS=n] [EXERCISES=01-08]
+	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade SUBMISSIONS=folder OUT=folder [JOBS=2] [EXERCISES=01-03]"; exit 2; }
+	@$(PY) -m grader grade "$(SUBMISSIONS)" --out "$(or $(OUT),grading-out)" $(if $(JOBS),--jobs $(JOBS)) $(if $(EXERCISES),--exercises $(EXERCISES))
+
+bench-grade: $(VENV)/.installed ## Measure grading a class of 60 built from the stages
+	@$(PY) -m bench.grade
 
 clean: ## Remove .venv and generated files
 	rm -rf $(VENV) .pytest_cache

@@ -1,4 +1,5 @@
-"""Command line: ``python -m grader check|stage|run|broker ...`` (the Makefile wraps each one)."""
+"""Command line: ``python -m grader check|stage|run|flower|broker|grade|gradescope ...``
+(the Makefile wraps each one)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from . import report
 from .exercises import REPO, UnknownExercise, all_exercises, find_exercise
+from .grade.cli import add_parsers as add_grading_parsers
 from .harness.project import ProjectError, check_layout
 from .runner import DEFAULT_LIMIT, run_checker
 from .stage import StageError, write_stage
@@ -88,6 +90,11 @@ def run(args) -> int:
     return run_stack(Path(args.project))
 
 
+def flower(args) -> int:
+    from .stack import run_flower
+    return run_flower(Path(args.project))
+
+
 def broker(args) -> int:
     """Serve the embedded broker in the foreground until Ctrl-C."""
     from .harness.broker import EmbeddedRedis
@@ -129,13 +136,17 @@ def main(argv=None) -> int:
     p.add_argument("exercise", help="00 for the starter, 01..NN for later stages")
     p.add_argument("dest", help="a new or empty folder")
     p.set_defaults(func=stage)
-    p = sub.add_parser("run", help="run Encore: web server, Celery worker and broker")
+    p = sub.add_parser("run", help="run Encore: web server, worker, beat, Flower and broker")
     p.add_argument("--project", default=str(REPO / "starter_project"))
     p.set_defaults(func=run)
+    p = sub.add_parser("flower", help="run Flower alone, on REDIS_URL's broker")
+    p.add_argument("--project", default=str(REPO / "starter_project"))
+    p.set_defaults(func=flower)
     p = sub.add_parser("broker", help="serve the embedded Redis-compatible broker until Ctrl-C")
     p.add_argument("--port", type=int, default=6379, help="default 6379, Redis's own port")
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     p.set_defaults(func=broker)
+    add_grading_parsers(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -22,7 +22,8 @@ from typing import Callable
 from .exercises import REPO, Exercise
 from .processes import stop_group
 
-__all__ = ["CheckRun", "run_checker", "DEFAULT_LIMIT", "LOAD_LIMIT"]
+__all__ = ["CheckRun", "RecordReader", "run_checker", "collect", "conclude", "pytest_arguments",
+           "run_variables", "DEFAULT_LIMIT", "LOAD_LIMIT", "CHECK_LIMIT"]
 
 DEFAULT_LIMIT = 90.0  # seconds for a whole checker run
 LOAD_LIMIT = 20.0  # seconds for Django to import the project and migrate
@@ -80,6 +81,30 @@ def _where_it_hung(stack_file: Path, project: Path) -> str:
     return "\n".join(dict.fromkeys(lines[:6]))
 
 
+PYTEST_OPTIONS = ["-p", "grader.harness.plugin", "-p", "no:cacheprovider", "-p", "no:doctest",
+                  "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:legacypath",
+                  "--assert=plain", "-q", "--no-header", "-o", "addopts=",
+                  "-o", "console_output_style=classic", "--rootdir", str(REPO)]
+
+
+def pytest_arguments(exercise: Exercise) -> list[str]:
+    """pytest's arguments for one checker run (after ``python -m pytest``)."""
+    return [str(exercise.checker), *PYTEST_OPTIONS]
+
+
+def run_variables(project: Path, *, broker: str | None, seed: int, results_fd: int,
+                  stack_file: Path, scratch: Path, limit: float, load_limit: float,
+                  check_limit: float) -> dict[str, str]:
+    """The GRADER_* variables the harness plugin reads."""
+    return {
+        "GRADER_PROJECT": str(Path(project).resolve()), "GRADER_BROKER": broker or "",
+        "GRADER_SEED": str(seed), "GRADER_RESULTS_FD": str(results_fd),
+        "GRADER_STACK_FILE": str(stack_file), "GRADER_LOAD_LIMIT": str(load_limit),
+        "GRADER_SCRATCH": str(scratch),
+        "GRADER_CHECK_LIMIT": str(check_limit), "GRADER_LIMIT": str(limit),
+    }
+
+
 def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
                 seed: int, limit: float = DEFAULT_LIMIT, load_limit: float = LOAD_LIMIT,
                 check_limit: float = CHECK_LIMIT,
@@ -93,17 +118,12 @@ def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
         scratch.mkdir()
         read_fd, write_fd = os.pipe()
         env = _child_env({
-            "GRADER_PROJECT": str(Path(project).resolve()), "GRADER_BROKER": broker or "",
-            "GRADER_SEED": str(seed), "GRADER_RESULTS_FD": str(write_fd),
-            "GRADER_STACK_FILE": str(stack_file), "GRADER_LOAD_LIMIT": str(load_limit),
-            "GRADER_SCRATCH": str(scratch),
-            "GRADER_CHECK_LIMIT": str(check_limit), "GRADER_LIMIT": str(limit), **(extra_env or {}),
+            **run_variables(project, broker=broker, seed=seed, results_fd=write_fd,
+                            stack_file=stack_file, scratch=scratch, limit=limit,
+                            load_limit=load_limit, check_limit=check_limit),
+            **(extra_env or {}),
         })
-        command = [sys.executable, "-m", "pytest", str(exercise.checker), "-p",
-                   "grader.harness.plugin", "-p", "no:cacheprovider", "-p", "no:doctest", "-p",
-                   "no:junitxml", "-p", "no:pastebin", "-p", "no:legacypath", "--assert=plain",
-                   "-q", "--no-header",
-                   "-o", "addopts=", "-o", "console_output_style=classic", "--rootdir", str(REPO)]
+        command = [sys.executable, "-m", "pytest", *pytest_arguments(exercise)]
         started = time.monotonic()
         with open(log_file, "w") as log:
             process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
@@ -111,7 +131,7 @@ def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
                                        pass_fds=(write_fd,), start_new_session=True)
         os.close(write_fd)
         try:
-            _collect(run, read_fd, started + limit, on_record)
+            collect(run, read_fd, started + limit, on_record)
             try:
                 process.wait(timeout=max(0.1, started + limit - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -121,21 +141,51 @@ def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
             stop_group(process)  # the checker and anything it started
         run.duration = time.monotonic() - started
         run.log = log_file.read_text(errors="replace")[-4000:]
-        ended = any(r.get("event") == "end" for r in run.records)
-        if run.outcome == "completed" and not ended:
-            # faulthandler ends the process itself when a deadline inside it passes.
-            hung = stack_file.is_file() and stack_file.stat().st_size > 0
-            run.outcome = "timed out" if hung else "crashed"
-        if run.outcome == "timed out":
-            run.problem = _timeout_problem(run, stack_file, limit, load_limit)
-        elif run.outcome == "crashed":
-            run.problem = ("The checker's process stopped before it finished (exit status "
-                           f"{process.returncode}). Its last output is below.")
+        conclude(run, process.returncode, stack_file, limit, load_limit)
     return run
 
 
-def _collect(run: CheckRun, fd: int, deadline: float, on_record) -> None:
-    buffer = b""
+def conclude(run: CheckRun, returncode: int | None, stack_file: Path, limit: float,
+             load_limit: float) -> None:
+    """Name what happened to a run that did not end normally, once its process is gone."""
+    ended = any(r.get("event") == "end" for r in run.records)
+    if run.outcome == "completed" and not ended:
+        # faulthandler ends the process itself when a deadline inside it passes.
+        hung = stack_file.is_file() and stack_file.stat().st_size > 0
+        run.outcome = "timed out" if hung else "crashed"
+    if run.outcome == "timed out":
+        run.problem = _timeout_problem(run, stack_file, limit, load_limit)
+    elif run.outcome == "crashed":
+        run.problem = ("The checker's process stopped before it finished (exit status "
+                       f"{returncode}). Its last output is below.")
+
+
+class RecordReader:
+    """Splits what comes over the results pipe into records; anything not JSON is ignored."""
+
+    def __init__(self, run: CheckRun, on_record: Callable[[dict], None] | None = None):
+        self.run, self.on_record, self._buffer = run, on_record, b""
+
+    def feed(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # not ours: the pipe carries only JSON lines
+            if not isinstance(record, dict):
+                continue
+            if record.get("event") == "broker":
+                self.run.broker = record.get("label", "")
+            self.run.records.append(record)
+            if self.on_record:
+                self.on_record(record)
+
+
+def collect(run: CheckRun, fd: int, deadline: float, on_record=None) -> None:
+    """Read records from ``fd`` until it closes or ``deadline`` passes (then: timed out)."""
+    reader = RecordReader(run, on_record)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -147,18 +197,7 @@ def _collect(run: CheckRun, fd: int, deadline: float, on_record) -> None:
         chunk = os.read(fd, 65536)
         if not chunk:
             return
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # not ours: the pipe carries only JSON lines
-            if record.get("event") == "broker":
-                run.broker = record.get("label", "")
-            run.records.append(record)
-            if on_record:
-                on_record(record)
+        reader.feed(chunk)
 
 
 def _timeout_problem(run: CheckRun, stack_file: Path, limit: float, load_limit: float) -> str:

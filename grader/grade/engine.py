@@ -1,0 +1,122 @@
+"""Grading a class: find and unpack submissions, plan jobs, run what the cache lacks, write out.
+
+The backend (local or Celery) only runs jobs; everything else happens here, once, so both give
+the same gradebook for the same inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..exercises import Exercise
+from . import results, runs
+from .cache import ResultCache, run_key
+from .pool import DEFAULT_LIMITS
+from .progress import Progress
+from .submissions import Limits, Submission, find_submissions, materialize
+
+__all__ = ["Options", "grade_class", "student_seed"]
+
+
+@dataclass
+class Options:
+    submissions: Path
+    out: Path
+    exercises: list[Exercise]
+    jobs: int = 2
+    seed: int = 1
+    fresh: bool = False
+    roster: dict | None = None
+    backend: str = "local"
+    broker: str = ""
+    limits: dict = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    unpack: Limits = field(default_factory=Limits)
+    progress_stream: object = None
+
+
+def student_seed(base: int, name: str) -> int:
+    """The seed of one student's runs: the same for the same --seed and name, every time."""
+    return int(hashlib.sha256(f"{base}:{name}".encode()).hexdigest()[:8], 16) % 99_999 + 1
+
+
+def _backend(options: Options, workroot: Path):
+    if options.backend == "celery":
+        from .remote import CeleryBackend
+        return CeleryBackend(options.broker, workroot)
+    from .pool import LocalPool
+    return LocalPool(options.jobs, workroot, protect=[options.out, options.submissions])
+
+
+def grade_class(options: Options) -> list[results.Graded]:
+    options.out.mkdir(parents=True, exist_ok=True)
+    cache = ResultCache(options.out / ".cache", fresh=options.fresh)
+    workroot = Path(tempfile.mkdtemp(prefix="encore-grade-"))
+    try:
+        class_ = _prepare(options, workroot)
+        todo = []
+        for graded in class_:
+            sub = graded.submission
+            for exercise in options.exercises if sub.gradable else []:
+                job = {"id": f"{sub.key}:{exercise.number}", "exercise": exercise.number,
+                       "seed": graded.seed, "limits": options.limits,
+                       "content_hash": sub.content_hash}
+                key = run_key(sub.content_hash, exercise.number, graded.seed, options.limits)
+                hit = cache.get(key)
+                if hit is not None:
+                    graded.results[exercise.number] = hit
+                    graded.cached.add(exercise.number)
+                else:
+                    todo.append((graded, job, key))
+        progress = Progress(sum(len(options.exercises) for g in class_
+                                if g.submission.gradable), options.progress_stream)
+        for _ in range(sum(len(g.cached) for g in class_)):
+            progress.advance(cached=True)
+        if todo:
+            backend = _backend(options, workroot)
+            try:
+                _run(backend, todo, cache, progress)
+                isolation = backend.fences
+            finally:
+                backend.close()
+        else:
+            isolation = {}
+        meta = {"seed": options.seed, "backend": options.backend,
+                "limits": options.limits, "isolation": isolation,
+                "checker": "the instructor's copy (grader/, exercises/)"}
+        results.write_all(options.out, class_, options.exercises, meta)
+        return class_
+    finally:
+        shutil.rmtree(workroot, ignore_errors=True)
+
+
+def _prepare(options: Options, workroot: Path) -> list[results.Graded]:
+    class_ = []
+    for sub in find_submissions(options.submissions, options.roster):
+        materialize(sub, workroot / "submissions" / sub.key, options.unpack)
+        class_.append(results.Graded(sub, student_seed(options.seed, sub.name)))
+    return class_
+
+
+def _run(backend, todo: list, cache: ResultCache, progress: Progress) -> None:
+    waiting = list(todo)
+    owners = {job["id"]: (graded, job, key) for graded, job, key in todo}
+    while waiting or owners:
+        while waiting and backend.free > 0:
+            graded, job, _ = waiting.pop(0)
+            backend.submit(job, graded.submission.project)
+        for job_id, result in backend.wait(0.5):
+            graded, job, key = owners.pop(job_id)
+            graded.results[job["exercise"]] = result
+            if result["outcome"] != "crashed" or result["records"] or result["log"]:
+                cache.put(key, result)  # not a run the grader itself lost
+            progress.advance(trouble=result["outcome"] != "completed")
+        if not waiting and owners and getattr(backend, "lost", None):
+            for job_id in backend.lost():
+                graded, job, key = owners.pop(job_id)
+                graded.results[job["exercise"]] = runs.failed_run(
+                    job["exercise"], job["seed"], "No grading worker finished this run in time.")
+                progress.advance(trouble=True)

@@ -1,0 +1,219 @@
+"""A graded class as data and as files: scores, gradebook.csv, results.json, feedback, summary.
+
+Scoring: an exercise's score is its points (exercise.toml) times the share of its checks that
+passed; its checks are the ``test_*`` functions of the instructor's check.py, so a run that
+stopped early, or a set-up line ("Your project loads"), never changes the count. Rendering
+reuses grader/report.py: the feedback holds the very lines `make check` prints.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import functools
+import html
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import report
+from ..exercises import Exercise, find_exercise
+from .runs import from_data
+from .submissions import Submission
+
+__all__ = ["Graded", "check_count", "score", "write_all", "SCHEMA"]
+
+SCHEMA = "encore-grade-results/1"
+SET_UP = {"loads", "broker", "collect", "internal", "celery_app", "worker"}
+_PLAIN = report.Style(False)
+
+
+@functools.cache
+def check_count(exercise: Exercise) -> int:
+    tree = ast.parse(exercise.checker.read_text())
+    return sum(1 for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and node.name.startswith("test_"))
+
+
+def _checks(result: dict) -> list[dict]:
+    return [r for r in result["records"] if r.get("event") == "check" and r["id"] not in SET_UP]
+
+
+def score(exercise: Exercise, result: dict) -> float:
+    total = check_count(exercise)
+    passed = len({c["id"] for c in _checks(result) if c["status"] == "passed"})
+    points = float(exercise.meta.get("points", 10))
+    return round(points * min(passed, total) / total, 2) if total else 0.0
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+@dataclass
+class Graded:
+    """Everything known about one student after grading."""
+
+    submission: Submission
+    seed: int
+    results: dict[str, dict] = field(default_factory=dict)  # exercise number → run data
+    cached: set[str] = field(default_factory=set)
+
+    @property
+    def status(self) -> str:
+        sub = self.submission
+        if not sub.gradable:
+            return f"not gradable: {sub.problem}"
+        stopped = [f"{n} {r['outcome']}" for n, r in sorted(self.results.items())
+                   if r["outcome"] != "completed"]
+        return f"partly graded: {', '.join(stopped)}" if stopped else "graded"
+
+    def score(self, exercise: Exercise) -> float:
+        result = self.results.get(exercise.number)
+        return score(exercise, result) if result else 0.0
+
+    def run(self, number: str):
+        return from_data(self.results[number], self.submission.project or Path("."))
+
+
+def _message(record: dict) -> str:
+    return "\n".join(report.check_lines(record, _PLAIN))
+
+
+def _feedback_lines(graded: Graded, exercises: list[Exercise]) -> list[str]:
+    sub = graded.submission
+    lines = [f"Feedback for {sub.name}", ""]
+    if not sub.gradable:
+        return lines + [f"Your submission could not be graded. {sub.problem}"] + sub.notes
+    lines += [f"Note: {note}" for note in sub.notes + [n for r in graded.results.values()
+                                                        for n in r.get("notes", [])]]
+    runs = []
+    for exercise in exercises:
+        run = graded.run(exercise.number)
+        runs.append(run)
+        replay = f"make check EX={exercise.number} SEED={graded.seed}"
+        lines += [""] + report.header(
+            f"Exercise {exercise.number} · {exercise.title} · "
+            f"{_number(graded.score(exercise))}/{_number(exercise.meta.get('points', 10))} points",
+            sub.layout == "repository" and "starter_project" or "your project", _PLAIN)
+        lines += [line for record in run.checks for line in report.check_lines(record, _PLAIN)]
+        lines += report.summary(run, replay, _PLAIN)
+    return lines + [""] + report.progress_table(runs, _PLAIN)
+
+
+def _student_data(graded: Graded, exercises: list[Exercise]) -> dict:
+    sub = graded.submission
+    data = {"name": sub.name, "id": sub.student_id, "submission": sub.source.name,
+            "key": sub.key, "status": graded.status, "layout": sub.layout,
+            "content_hash": sub.content_hash, "seed": graded.seed, "notes": sub.notes,
+            "integrity": sub.integrity, "exercises": []}
+    for exercise in exercises:
+        result = graded.results.get(exercise.number)
+        if result is None:
+            continue
+        checks = [{**{k: r.get(k) for k in ("id", "title", "status", "observed", "expected",
+                                               "hint", "details", "lesson")},
+                   "duration": round(r.get("duration") or 0, 3), "message": _message(r)}
+                  for r in result["records"] if r.get("event") == "check"]
+        data["exercises"].append({
+            "number": exercise.number, "score": graded.score(exercise),
+            "points": exercise.meta.get("points", 10), "outcome": result["outcome"],
+            "problem": result["problem"], "duration": round(result["duration"], 3),
+            "seed": result["seed"], "broker": result["broker"], "cached":
+            exercise.number in graded.cached, "notes": result.get("notes", []),
+            "output_tail": result["log"][-2000:], "checks": checks})
+    data["total"] = round(sum(e["score"] for e in data["exercises"]), 2)
+    return data
+
+
+def _gradebook(path: Path, class_: list[Graded], exercises: list[Exercise]) -> None:
+    with open(path, "w", newline="") as handle:
+        out = csv.writer(handle)
+        max_total = sum(float(e.meta.get("points", 10)) for e in exercises)
+        out.writerow(["student", "student_id", "submission", "status"]
+                     + [f"{e.number} (/{_number(e.meta.get('points', 10))})" for e in exercises]
+                     + [f"total (/{_number(max_total)})"])
+        for graded in class_:
+            sub = graded.submission
+            scores = [graded.score(e) for e in exercises]
+            out.writerow([sub.name, sub.student_id, sub.source.name, graded.status]
+                         + [_number(s) for s in scores] + [_number(round(sum(scores), 2))])
+
+
+def _summary(class_: list[Graded], exercises: list[Exercise], fences: dict) -> list[str]:
+    gradable = [g for g in class_ if g.submission.gradable]
+    lines = ["# Grading summary", "",
+             f"{len(class_)} submissions: {len(gradable)} graded, "
+             f"{len(class_) - len(gradable)} not gradable.", ""]
+    for note in fences.get("notes", []):
+        lines.append(f"> Isolation: {note}")
+    lines += ["## Pass rate per check", "", "| exercise | check | passed |", "|---|---|---|"]
+    failures: Counter = Counter()
+    for exercise in exercises:
+        tally: dict[str, list[int]] = {}
+        for graded in gradable:
+            result = graded.results.get(exercise.number)
+            for check in _checks(result) if result else []:
+                counts = tally.setdefault(check["title"], [0, 0])
+                counts[0] += check["status"] == "passed"
+                counts[1] += 1
+                if check["status"] in ("failed", "error", "timed out"):
+                    first = (check.get("observed") or "").strip().splitlines()[:1]
+                    failures[(exercise.number, first[0] if first else check["status"])] += 1
+        for title, (passed, seen) in tally.items():
+            lines.append(f"| {exercise.number} | {title} | {passed}/{seen} "
+                         f"({100 * passed // max(seen, 1)}%) |")
+    lines += ["", "## Most common failure messages", ""]
+    lines += [f"- {count}× exercise {number}: {text}"
+              for (number, text), count in failures.most_common(10)] or ["- none"]
+    lines += ["", "## Slowest submissions", ""]
+    slow = sorted(gradable, key=lambda g: -sum(r["duration"] for r in g.results.values()))
+    lines += [f"- {g.submission.name}: {sum(r['duration'] for r in g.results.values()):.1f} s"
+              for g in slow[:5]] or ["- none"]
+    lines += ["", "## Needs a look", ""]
+    trouble = [g for g in class_ if g.status != "graded" or g.submission.integrity
+               or g.submission.notes or any(r.get("notes") for r in g.results.values())]
+    for graded in trouble:
+        sub = graded.submission
+        lines.append(f"- **{sub.name}** ({sub.source.name}): {graded.status}")
+        lines += [f"  - {note}" for note in sub.notes]
+        if sub.integrity:
+            lines.append("  - Integrity: these files differ from the instructor's copy (graded "
+                         "with the instructor's copy regardless): " + ", ".join(sub.integrity))
+        for number, result in sorted(graded.results.items()):
+            if result["problem"]:
+                lines.append(f"  - {number}: " + result["problem"].splitlines()[0])
+            lines += [f"  - {number}: {note}" for note in result.get("notes", [])]
+    return lines + ([] if trouble else ["- nothing"])
+
+
+def write_all(out: Path, class_: list[Graded], exercises: list[Exercise], meta: dict) -> None:
+    """gradebook.csv, results.json, summary.md and feedback/<student>.md and .html."""
+    out.mkdir(parents=True, exist_ok=True)
+    _gradebook(out / "gradebook.csv", class_, exercises)
+    document = {"schema": SCHEMA, **meta,
+                "exercises": [{"number": e.number, "title": e.title,
+                               "points": e.meta.get("points", 10), "checks": check_count(e)}
+                              for e in exercises],
+                "students": [_student_data(g, exercises) for g in class_]}
+    (out / "results.json").write_text(json.dumps(document, indent=1, ensure_ascii=False))
+    (out / "summary.md").write_text("\n".join(_summary(class_, exercises,
+                                                       meta.get("isolation", {}))) + "\n")
+    feedback = out / "feedback"
+    feedback.mkdir(exist_ok=True)
+    for graded in class_:
+        text = "\n".join(_feedback_lines(graded, exercises))
+        name = graded.submission.name
+        (feedback / f"{graded.submission.key}.md").write_text(
+            f"# Feedback: {name}\n\n```text\n{text}\n```\n")
+        (feedback / f"{graded.submission.key}.html").write_text(
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
+            f"<title>Feedback: {html.escape(name)}</title>"
+            "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
+            "pre{white-space:pre-wrap;background:#f6f6f6;padding:1rem}</style>"
+            f"<h1>Feedback: {html.escape(name)}</h1><pre>{html.escape(text)}</pre></html>\n")
+
+
+def exercises_for(numbers: list[str]) -> list[Exercise]:
+    return [find_exercise(n) for n in numbers]

@@ -1,0 +1,31 @@
+"""One (submission, exercise) run's result as plain data: what travels, is cached and is saved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..exercises import find_exercise
+from ..runner import CheckRun
+
+__all__ = ["as_data", "from_data", "failed_run"]
+
+_FIELDS = ("seed", "records", "broker", "duration", "outcome", "problem", "log")
+
+
+def as_data(run: CheckRun, notes: list[str] | None = None) -> dict:
+    data = {name: getattr(run, name) for name in _FIELDS}
+    data.update(exercise=run.exercise.number, notes=list(notes or []))
+    return data
+
+
+def from_data(data: dict, project: Path) -> CheckRun:
+    run = CheckRun(find_exercise(data["exercise"]), Path(project), data["seed"])
+    for name in _FIELDS[1:]:
+        setattr(run, name, data[name])
+    return run
+
+
+def failed_run(exercise: str, seed: int, problem: str) -> dict:
+    """The result of a run the grader itself could not carry out."""
+    return {"exercise": exercise, "seed": seed, "records": [], "broker": "", "duration": 0.0,
+            "outcome": "crashed", "problem": problem, "log": "", "notes": []}
