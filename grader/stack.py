@@ -1,109 +1,62 @@
-"""``make run``: the Encore site, a Celery worker and a broker, in one terminal.
+"""``make run``: the Encore site and its Celery processes in one terminal; ``make flower``: Flower.
 
-The broker is the Redis that ``REDIS_URL`` names (from the environment, else the project's
+``make run`` uses the Redis that ``REDIS_URL`` names (from the environment, else the project's
 ``.env``) once it has answered a ping, or else an embedded fakeredis server run in this process
 and handed to the children as ``REDIS_URL`` (the project's settings derive the Celery URLs from
-it). Then ``manage.py migrate`` runs, then ``manage.py runserver`` and ``celery worker`` run side
-by side, their lines interleaved under a label each. The worker starts only once the project has
-``config/celery.py`` (exercise 01).
+it). Then ``manage.py migrate`` runs, then these run side by side, their lines interleaved
+under a label each:
 
-Ctrl-C or SIGTERM stops both children (up to 10 s for the worker to finish its running task, then
-SIGKILL), then the embedded broker; the exit status is 0. If a child stops on its own, the other
-is stopped too and the exit status is 1. Nothing started here is left running.
+- ``web``: ``manage.py runserver`` on 127.0.0.1:PORT (8000);
+- ``worker``: ``celery worker``, once the project has ``config/celery.py`` (exercise 01);
+- ``beat``: ``celery beat``, once the Celery app has a beat schedule (exercise 06); its
+  schedule file lives in the repository's ``.cache/beat/``, never in the project;
+- ``flower``: Flower on http://127.0.0.1:FLOWER_PORT/ (5555), once the project has
+  ``flowerconfig.py`` (exercise 08). Its login is ``FLOWER_BASIC_AUTH`` (environment, else
+  ``.env``); without one, a login is made up for this run and printed: Flower never runs open.
+  If its port is taken, the rest runs without it.
+
+``make flower`` runs Flower alone, for a web server and worker started by hand: on the broker
+``REDIS_URL`` names, else redis://localhost:6379/0 (a local Redis, or ``make broker``). To watch
+``make run``'s embedded broker, use the Flower ``make run`` starts.
+
+Ctrl-C or SIGTERM stops every child (up to 10 s for the worker to finish its running task,
+then SIGKILL), then the embedded broker; the exit status is 0. If a child stops on its own, the
+others are stopped too and the exit status is 1. Nothing started here is left running.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
+from .children import GRACE, NAMES, WINDOWS, Child, Output, exit_words, stop_all
 from .harness.broker import BrokerUnreachable, EmbeddedRedis, ping, redact
-from .processes import stop_group
 
-__all__ = ["run_stack", "read_dotenv"]
+__all__ = ["run_flower", "run_stack", "read_dotenv"]
 
-GRACE = 10.0  # seconds for a warm shutdown: Celery finishes the task it is running
-WINDOWS = os.name == "nt"
-_COLOURS = {"web": "36", "worker": "35", "broker": "33"}
-_WIDTH = max(map(len, _COLOURS))
-_NAMES = {"web": "web server", "worker": "worker"}
-
-
-class Output:
-    """Whole lines from many threads, each under a padded (and, on a terminal, coloured) label."""
-
-    def __init__(self, stream=sys.stdout):
-        self.stream = stream
-        self.colour = stream.isatty() and not os.environ.get("NO_COLOR")
-        self._lock = threading.Lock()  # lines from different children must not mix mid-line
-
-    def say(self, label: str | None, text: str) -> None:
-        prefix = ""
-        if label:
-            prefix = f"{label:<{_WIDTH}}│ "
-            if self.colour:
-                prefix = f"\033[{_COLOURS.get(label, '0')}m{prefix}\033[0m"
-        with self._lock:
-            self.stream.write(prefix + text + "\n")
-            self.stream.flush()
-
-
-class Child:
-    """A process in a session of its own whose output is relayed line by line."""
-
-    def __init__(self, label: str, argv: list[str], cwd: Path, env: dict, out: Output):
-        self.label, self.out, self.tail, self.finished = label, out, [], False
-        # Its own session: the terminal's Ctrl-C reaches only us, and we stop the children in
-        # order; and a signal to the group reaches the autoreloader's or the pool's processes.
-        extra = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if WINDOWS
-                 else {"start_new_session": True})
-        self.process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **extra)
-        self._pump = threading.Thread(target=self._relay, name=f"relay-{label}", daemon=True)
-        self._pump.start()
-
-    def _relay(self) -> None:
-        for raw in iter(self.process.stdout.readline, b""):
-            line = raw.decode(errors="replace").rstrip("\r\n")
-            self.tail = (self.tail + [line])[-20:]
-            self.out.say(self.label, line)
-        self.process.stdout.close()
-
-    def poll(self) -> int | None:
-        return self.process.poll()
-
-    def drain(self, timeout: float = 1.0) -> None:
-        """Wait for the relay to print the last lines of a child that has exited."""
-        self._pump.join(timeout)
-
-    def signal(self, sig: int, *, group: bool = True) -> None:
-        """Send ``sig`` to the child's process group (or to the child alone)."""
-        try:
-            if WINDOWS:
-                self.process.send_signal(signal.CTRL_BREAK_EVENT)
-            elif group:
-                os.killpg(self.process.pid, sig)
-            else:
-                self.process.send_signal(sig)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass  # already gone
-
-    def finish(self) -> None:
-        """Kill whatever is left of the group, and wait for the relay to drain."""
-        if self.finished:
-            return
-        if not WINDOWS:
-            stop_group(self.process, signal.SIGKILL, 0)  # also stragglers whose leader has exited
-        elif self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=5)
-        self._pump.join(2)
-        self.finished = True
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_REDIS = "redis://localhost:6379/0"  # what the project's settings use without REDIS_URL
+_NO_BROKER_FOR_FLOWER = ("Flower watches the broker your worker uses: start that broker first "
+                         "(a Redis, or `make broker` in another terminal), or point REDIS_URL "
+                         "at it. `make run` starts a Flower of its own, on its own broker.")
+PROBE_LIMIT = 30.0  # seconds for the project's Celery app to say what it schedules
+# Asks the project's Celery app for its beat schedule's entry names, without starting Django.
+_SCHEDULE_PROBE = (
+    "import json, os, sys\n"
+    "sys.path.insert(0, os.getcwd())\n"
+    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings')\n"
+    "from config.celery import app\n"
+    "print(json.dumps(sorted(app.conf.beat_schedule or {})))\n"
+)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -125,53 +78,24 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def _exit_words(code: int) -> str:
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit status {code}"
+def _short(path: Path) -> str:
+    """``path`` relative to the current folder when it lies inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
-def _stop_all(children: list[Child], sig: int, signals: list[int], out: Output) -> None:
-    """Ask each child to stop, give them GRACE seconds together, then kill what is left.
-
-    A further Ctrl-C (or SIGTERM) while they stop cuts the wait short.
-    """
-    for child in children:
-        if not child.finished and child.poll() is None:
-            # The prefork pool's processes die at once on SIGTERM (they ignore SIGINT), so a
-            # worker's SIGTERM goes to its main process alone, which then shuts down warm.
-            child.signal(sig, group=not (child.label == "worker" and sig == signal.SIGTERM))
-    deadline, asked = time.monotonic() + GRACE, len(signals)
-    while time.monotonic() < deadline and len(signals) == asked:
-        if all(child.poll() is not None for child in children):
-            break
-        time.sleep(0.1)
-    for child in children:
-        if not child.finished and child.poll() is None:
-            why = "at once, as asked" if len(signals) > asked else f"after {GRACE:g} s"
-            lost = ": the task it was running did not finish" if child.label == "worker" else ""
-            out.say(None, f"Killed the {_NAMES[child.label]} {why}{lost}.")
-        child.finish()
+def _setting(project: Path, name: str) -> tuple[str | None, str]:
+    """A variable from the environment, else from the project's .env; and where it was found."""
+    if os.environ.get(name):
+        return os.environ[name], "your environment"
+    return read_dotenv(project / ".env").get(name) or None, _short(project / ".env")
 
 
-def _report_exit(ended: Child, children: list[Child], port: str, out: Output) -> None:
-    """Say which child stopped on its own, after its last lines (they usually say why)."""
-    ended.drain()
-    others = " and ".join(_NAMES[c.label] for c in children if c is not ended)
-    text = f"The {_NAMES[ended.label]} stopped on its own ({_exit_words(ended.poll())})"
-    out.say(None, text + (f": stopping the {others}." if others else "."))
-    if any("port is already in use" in line for line in ended.tail):
-        out.say(None, f"Port {port} is taken: stop what uses it, or run "
-                      f"`PORT={int(port) + 1} make run`.")
-
-
-def _broker(project: Path):
+def _broker(project: Path, embedded: bool = True):
     """The broker URL, and the embedded server when there is one. Raises BrokerUnreachable."""
-    url = os.environ.get("REDIS_URL") or read_dotenv(project / ".env").get("REDIS_URL")
-    where = "your environment" if os.environ.get("REDIS_URL") else str(project / ".env")
+    url, where = _setting(project, "REDIS_URL")
     if url:
         try:
             ping(url).close()
@@ -180,95 +104,292 @@ def _broker(project: Path):
             raise BrokerUnreachable(f"REDIS_URL (set in {where}) names a broker that does not "
                                     f"answer. {exc}", exc.hint) from None
         return url, None, f"Redis at {redact(url)} (REDIS_URL in {where})"
+    if not embedded:
+        try:
+            ping(DEFAULT_REDIS).close()
+        except BrokerUnreachable:
+            raise BrokerUnreachable(
+                f"REDIS_URL is not set, and nothing answers at {DEFAULT_REDIS}, where your "
+                "project's worker looks for the broker then.", _NO_BROKER_FOR_FLOWER) from None
+        return DEFAULT_REDIS, None, f"Redis at {DEFAULT_REDIS} (REDIS_URL is not set)"
     server = EmbeddedRedis(port=0).start()
     return server.url(0), server, f"embedded fakeredis at {server.url(0)}"
 
 
+def _port(name: str, default: str) -> int:
+    value = os.environ.get(name, default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"{name} must be a port number such as {default}, not {value!r}.")
+    return int(value)
+
+
+class _Refused(Exception):
+    """A reason not to start at all, in plain words, and the exit status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+def _prepare(project: Path, embedded: bool, required: str, missing: str):
+    """(web port, Flower port, (broker URL, embedded server, label)); raises _Refused.
+
+    ``required`` is a file the project must have, and ``missing`` what to say without it.
+    """
+    if not (project / required).is_file():
+        raise _Refused(missing, 2)
+    try:
+        ports = _port("PORT", "8000"), _port("FLOWER_PORT", "5555")
+        return (*ports, _broker(project, embedded))
+    except ValueError as exc:
+        raise _Refused(str(exc), 2) from None
+    except BrokerUnreachable as exc:
+        raise _Refused(f"{exc}\n{exc.hint if embedded else _NO_BROKER_FOR_FLOWER}", 1) from None
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    return False
+
+
+def _flower_login(project: Path) -> tuple[str, str]:
+    """Flower's login ("user:password") and the line that tells the student how to log in."""
+    login, where = _setting(project, "FLOWER_BASIC_AUTH")
+    if login:
+        user = login.split(",")[0].partition(":")[0]
+        return login, f"log in as {user}, with the password in FLOWER_BASIC_AUTH ({where})"
+    login = f"encore:{secrets.token_urlsafe(9)}"
+    return login, (f"log in as encore, password {login.partition(':')[2]} (made up for this "
+                   "run: set FLOWER_BASIC_AUTH in .env to choose your own)")
+
+
+def _flower_argv(port: int) -> list[str]:
+    # 127.0.0.1 only: Flower's default address is every interface of the machine.
+    return [sys.executable, "-m", "celery", "-A", "config", "flower", "--address=127.0.0.1",
+            f"--port={port}"]
+
+
+def _schedule_file(project: Path) -> Path:
+    """Beat's schedule file, in the repository's cache: one per project folder."""
+    key = hashlib.sha256(str(project).encode()).hexdigest()[:12]
+    folder = REPO / ".cache" / "beat" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "celerybeat-schedule"
+
+
+class _Schedule:
+    """What the project's Celery app schedules, asked in a process of its own (with migrate)."""
+
+    def __init__(self, project: Path, env: dict):
+        extra = {} if WINDOWS else {"start_new_session": True}
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _SCHEDULE_PROBE], cwd=project, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **extra)
+
+    def entries(self) -> list[str] | None:
+        """The entry names; None when the app does not load (the worker will show why)."""
+        try:
+            output, _ = self._process.communicate(timeout=PROBE_LIMIT)
+            return json.loads(output.decode().strip().splitlines()[-1])
+        except (subprocess.TimeoutExpired, ValueError, IndexError):
+            self.stop()
+            return None
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+
+
+def _joined(words: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return ", ".join(words[:-1]) + " and " * (len(words) > 1) + "".join(words[-1:])
+
+
+def _report_exit(ended: Child, children: list[Child], out: Output) -> None:
+    """Say which child stopped on its own, after its last lines (they usually say why)."""
+    ended.drain()
+    others = _joined([NAMES[c.label] for c in children if c is not ended])
+    text = f"The {NAMES[ended.label]} stopped on its own ({exit_words(ended.poll())})"
+    out.say(None, text + (f": stopping the {others}." if others else "."))
+    if ended.label == "web" and any("port is already in use" in line for line in ended.tail):
+        port = os.environ.get("PORT", "8000")
+        out.say(None, f"Port {port} is taken: stop what uses it, or run "
+                      f"`PORT={int(port) + 1} make run`.")
+
+
+def _supervise(children: list[Child], stop: threading.Event, signals: list[int],
+               out: Output) -> int:
+    """Relay until Ctrl-C/SIGTERM (exit 0) or until a child stops on its own (exit 1)."""
+    while not stop.wait(0.2):
+        ended = next((c for c in children if c.poll() is not None), None)
+        if ended:
+            _report_exit(ended, children, out)
+            stop_all(children, signal.SIGTERM, signals, out)
+            return 1
+    if any(c.label == "worker" for c in children):
+        out.say(None, "Stopping: the worker finishes its running task (up to "
+                      f"{GRACE:g} s); Ctrl-C again stops everything at once.")
+    stop_all(children, signals[0], signals, out)
+    out.say(None, "Stopped.")
+    return 0
+
+
+class _Signals:
+    """Ctrl-C and SIGTERM, noted instead of raised, while the block runs."""
+
+    def __enter__(self):
+        self.received: list[int] = []
+        self.stop = threading.Event()
+        self._previous = {s: signal.signal(s, self._on) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _on(self, signum, _frame):
+        self.received.append(signum)
+        self.stop.set()
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _celery_children(project: Path, env: dict, schedule: _Schedule, port: int,
+                     out: Output) -> list[Child]:
+    """The worker; beat when something is scheduled; Flower once it has a config file."""
+    python = sys.executable
+    pool = ["-P", "solo"] if WINDOWS else []  # prefork cannot run on Windows
+    children = [Child("worker", [python, "-m", "celery", "-A", "config", "worker", "-l", "info",
+                                 *pool], project, env, out)]
+    out.say("worker", "A worker does not reload code: restart `make run` after you add or "
+                      "change a task.")
+    entries = schedule.entries()
+    if entries:
+        beat_file = _schedule_file(project)
+        children.append(Child("beat", [python, "-m", "celery", "-A", "config", "beat", "-l",
+                                       "info", "-s", str(beat_file)], project, env, out))
+        out.say("beat", f"Sends {_joined(entries)} when due (CELERY_BEAT_SCHEDULE); "
+                        f"schedule file: {_short(beat_file)}")
+    else:
+        out.say("beat", "No beat: your Celery app schedules nothing yet (CELERY_BEAT_SCHEDULE, "
+                        "lesson 06)." if entries == [] else
+                        "No beat: your Celery app did not load (the worker's lines say why).")
+    if not (project / "flowerconfig.py").is_file():
+        out.say("flower", "No Flower yet: it starts once flowerconfig.py exists, next to "
+                          "manage.py (lesson 08).")
+        return children
+    if _port_taken(port):
+        out.say("flower", f"No Flower in this run: port {port} is taken (another Flower? "
+                          f"`make flower` in another terminal?). Stop it, or run "
+                          f"`FLOWER_PORT={port + 1} make run`.")
+        return children
+    login, how = _flower_login(project)
+    children.append(Child("flower", _flower_argv(port), project,
+                          dict(env, FLOWER_BASIC_AUTH=login), out))
+    out.say("flower", f"Flower on http://127.0.0.1:{port}/ · {how}")
+    return children
+
+
 def run_stack(project: Path) -> int:
-    """Run migrate, then web and worker until Ctrl-C/SIGTERM or until one of them stops."""
+    """Run migrate, then web, worker, beat and Flower until Ctrl-C/SIGTERM or one stops."""
     project = Path(project).resolve()
     out = Output()
-    if not (project / "manage.py").is_file():
-        print(f"{project} is not a Django project (there is no manage.py in it). "
-              "Point PROJECT= at the folder that holds manage.py.", file=sys.stderr)
-        return 2
-    port = os.environ.get("PORT", "8000")
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        print(f"PORT must be a port number such as 8000, not {port!r}.", file=sys.stderr)
-        return 2
     try:
-        url, server, label = _broker(project)
-    except BrokerUnreachable as exc:
-        print(f"{exc}\n{exc.hint}", file=sys.stderr)
-        return 1
+        port, flower_port, (url, server, label) = _prepare(
+            project, True, "manage.py", f"{project} is not a Django project (there is no "
+            "manage.py in it). Point PROJECT= at the folder that holds manage.py.")
+    except _Refused as exc:
+        print(exc, file=sys.stderr)
+        return exc.status
 
-    signals: list[int] = []
-    stop = threading.Event()
-
-    def on_signal(signum, _frame):
-        signals.append(signum)
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     children: list[Child] = []
-    try:
-        out.say(None, f"Encore on http://127.0.0.1:{port}/ · broker: {label} · Ctrl-C stops it all")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")  # children write to pipes: flush each line
-        if server:
-            env["REDIS_URL"] = url
-            dotenv = read_dotenv(project / ".env")
-            for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-                # Celery prefers these variables over the settings that follow REDIS_URL.
-                if env.pop(name, None):
-                    out.say("broker", f"{name} is set in your environment: ignored here, "
-                                      "so that the web and the worker use the embedded broker.")
-                elif dotenv.get(name):
-                    out.say("broker", f"{name} in .env wins over the embedded broker; remove "
-                                      "it, or set REDIS_URL there instead.")
-            out.say("broker", "What the embedded broker holds is lost when `make run` stops; "
-                              "set REDIS_URL to use a real Redis.")
-        python = sys.executable
-        children.append(Child("web", [python, "manage.py", "migrate", "--noinput"],
-                              project, env, out))
-        while children[0].poll() is None and not stop.wait(0.1):
-            pass
-        if stop.is_set():
-            _stop_all(children, signals[0], signals, out)
-            out.say(None, "Stopped before the web server started.")
-            return 0
-        if children[0].poll() != 0:
-            children[0].drain()
-            out.say(None, f"`manage.py migrate` failed ({_exit_words(children[0].poll())}); "
-                          "fix the error above, then run `make run` again.")
-            return 1
-        children[0].finish()
-        children.clear()
-        children.append(Child("web", [python, "manage.py", "runserver", f"127.0.0.1:{port}"],
-                              project, env, out))
-        if (project / "config" / "celery.py").is_file():
-            pool = ["-P", "solo"] if WINDOWS else []  # prefork cannot run on Windows
-            children.append(Child("worker", [python, "-m", "celery", "-A", "config", "worker",
-                                             "-l", "info", *pool], project, env, out))
-            out.say("worker", "A worker does not reload code: restart `make run` after you "
-                              "add or change a task.")
-        else:
-            out.say("worker", "No worker yet: it starts once config/celery.py exists "
-                              "(exercise 01).")
-        while not stop.wait(0.2):
-            ended = next((c for c in children if c.poll() is not None), None)
-            if ended:
-                _report_exit(ended, children, port, out)
-                _stop_all(children, signal.SIGTERM, signals, out)
+    schedule = None
+    with _Signals() as signals:
+        try:
+            out.say(None, f"Encore on http://127.0.0.1:{port}/ · broker: {label} · "
+                          "Ctrl-C stops it all")
+            env = dict(os.environ, PYTHONUNBUFFERED="1")  # children write to pipes: flush lines
+            if server:
+                env["REDIS_URL"] = url
+                _embedded_notes(project, env, out)
+            python = sys.executable
+            celery = (project / "config" / "celery.py").is_file()
+            schedule = _Schedule(project, env) if celery else None
+            children.append(Child("web", [python, "manage.py", "migrate", "--noinput"],
+                                  project, env, out))
+            while children[0].poll() is None and not signals.stop.wait(0.1):
+                pass
+            if signals.stop.is_set():
+                stop_all(children, signals.received[0], signals.received, out)
+                out.say(None, "Stopped before the web server started.")
+                return 0
+            if children[0].poll() != 0:
+                children[0].drain()
+                out.say(None, f"`manage.py migrate` failed ({exit_words(children[0].poll())}); "
+                              "fix the error above, then run `make run` again.")
                 return 1
-        if len(children) > 1:
-            out.say(None, "Stopping: the worker finishes its running task (up to "
-                          f"{GRACE:g} s); Ctrl-C again stops everything at once.")
-        _stop_all(children, signals[0], signals, out)
-        out.say(None, "Stopped.")
-        return 0
-    finally:
-        _stop_all(children, signal.SIGTERM, signals, out)  # a no-op when they are already gone
-        if server:
-            server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            children[0].finish()
+            children.clear()
+            children.append(Child("web", [python, "manage.py", "runserver", f"127.0.0.1:{port}"],
+                                  project, env, out))
+            if celery:
+                children += _celery_children(project, env, schedule, flower_port, out)
+            else:
+                out.say("worker", "No worker yet: it starts once config/celery.py exists "
+                                  "(exercise 01).")
+            return _supervise(children, signals.stop, signals.received, out)
+        finally:
+            stop_all(children, signal.SIGTERM, signals.received, out)  # no-op once all are gone
+            if schedule:
+                schedule.stop()
+            if server:
+                server.stop()
+
+
+def _embedded_notes(project: Path, env: dict, out: Output) -> None:
+    """Keep Celery's own URL variables from pointing the children away from the embedded broker."""
+    dotenv = read_dotenv(project / ".env")
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        # Celery prefers these variables over the settings that follow REDIS_URL.
+        if env.pop(name, None):
+            out.say("broker", f"{name} is set in your environment: ignored here, "
+                              "so that every process uses the embedded broker.")
+        elif dotenv.get(name):
+            out.say("broker", f"{name} in .env wins over the embedded broker; remove "
+                              "it, or set REDIS_URL there instead.")
+    out.say("broker", "What the embedded broker holds is lost when `make run` stops; "
+                      "set REDIS_URL to use a real Redis.")
+
+
+def run_flower(project: Path) -> int:
+    """Run Flower alone on the project's broker until Ctrl-C/SIGTERM."""
+    project = Path(project).resolve()
+    out = Output()
+    try:
+        _, port, (url, _, label) = _prepare(
+            project, False, "config/celery.py", f"{project} has no config/celery.py yet: "
+            "Flower watches a Celery app, which exercise 01 adds.")
+    except _Refused as exc:
+        print(exc, file=sys.stderr)
+        return exc.status
+    if _port_taken(port):
+        print(f"Port {port} is taken, perhaps by the Flower of a `make run` or of another "
+              f"`make flower`. Stop it, or run `FLOWER_PORT={port + 1} make flower`.",
+              file=sys.stderr)
+        return 1
+    login, how = _flower_login(project)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", REDIS_URL=url, FLOWER_BASIC_AUTH=login)
+    children: list[Child] = []
+    with _Signals() as signals:
+        try:
+            out.say(None, f"Flower on http://127.0.0.1:{port}/ · broker: {label} · Ctrl-C "
+                          "stops it")
+            out.say("flower", how)
+            children.append(Child("flower", _flower_argv(port), project, env, out))
+            return _supervise(children, signals.stop, signals.received, out)
+        finally:
+            stop_all(children, signal.SIGTERM, signals.received, out)

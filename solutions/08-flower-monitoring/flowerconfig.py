@@ -8,9 +8,12 @@ from pathlib import Path
 import environ
 
 env = environ.Env()
-if (Path(__file__).resolve().parent / ".env").exists():
-    environ.Env.read_env(Path(__file__).resolve().parent / ".env")
+ENV_FILE = Path(__file__).resolve().parent / ".env"
+if ENV_FILE.exists():
+    environ.Env.read_env(ENV_FILE)
 
-# "user:password"; several logins are separated by commas.
+# "user:password" (several logins: separate them with commas). Without it, Flower won't start.
 basic_auth = env.list("FLOWER_BASIC_AUTH")
+# This machine only: Flower's own default is every network interface.
+address = env("FLOWER_ADDRESS", default="127.0.0.1")
 port = env.int("FLOWER_PORT", default=5555)

@@ -197,8 +197,9 @@ CELERY_BEAT_SCHEDULE = {
 # Beat reads crontab times in this zone: the site's own, not UTC.
 CELERY_TIMEZONE = TIME_ZONE
 
-# Task events, for Flower (and `celery events`): the worker reports received, started,
-# succeeded and failed; the web process reports sent; STARTED shows while a task runs.
+# Task events, for Flower (and `celery -A config events`): the worker reports each task it
+# receives, starts and finishes; the process that calls .delay() reports each task it sends.
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
+# The result backend says STARTED while a task runs, instead of PENDING until it ends.
 CELERY_TASK_TRACK_STARTED = True
