@@ -13,6 +13,11 @@ BEFORE = {
     1: ("config/celery.py defines a Celery app", "There is no config/celery.py in your project yet"),
     2: ("redirects at once", "the view feedback.views.feedback_form still sends it itself"),
     3: ("answers 202 at once", "the view still rebuilds the index while the visitor waits"),
+    4: ("redirects at once", "the view still calls the playlist API"),
+    5: ("An album made with the ORM", "published no send_album_congratulations message"),
+    6: ("remind_inactive_artists is a Celery task", "has no Celery task named remind_inactive_artists"),
+    7: ("send_weekly_digest is a Celery task", "has no Celery task named send_weekly_digest"),
+    8: ("Flower hears your task's events", "Flower heard no event at all"),
 }
 
 

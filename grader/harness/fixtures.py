@@ -16,9 +16,11 @@ from .failures import CheckFailed, fail
 FIXTURE_TITLES = {
     "celery_app": "Your project's Celery app is ready: config.celery_app, eager mode off",
     "worker": "A Celery worker starts for your project",
+    "flower": "Flower starts for your project and hears the broker's events",
 }
 _BROKEN = {"celery_app": "the Celery app is not ready (see above)",
-           "worker": "the Celery worker did not start (see above)"}
+           "worker": "the Celery worker did not start (see above)",
+           "flower": "Flower did not start (see above)"}
 
 
 @contextmanager
@@ -112,6 +114,22 @@ def worker(celery_app):
         plugin._run.emit(event="note", text=str(exc))
 
 
+@pytest.fixture(scope="session")
+def flower(celery_app, fake):
+    """Flower's real app on a loopback port, hearing the broker's events; ``.login`` opens it."""
+    from .flower import InProcessFlower
+
+    with _guard("flower"):
+        try:
+            handle = InProcessFlower(celery_app, f"{fake.token(8).lower()}:{fake.token(16)}")
+            handle.start()
+        except RuntimeError as exc:
+            fail(f"{exc}.", "Flower's application to start and hear task events",
+                 "Run `celery -A config flower` yourself and read its first error.")
+    yield handle
+    handle.stop()
+
+
 @pytest.fixture
 def outbox():
     """The emails sent during this check (Django's locmem backend), with ``wait_for(n)``."""
@@ -125,6 +143,24 @@ def published():
     from .published import Published
     with Published() as recorder:
         yield recorder
+
+
+@pytest.fixture
+def received():
+    """The task messages the worker took (with their content type) or refused, in this check."""
+    from .received import Received
+    with Received() as recorder:
+        yield recorder
+
+
+@pytest.fixture(scope="module")
+def playlist_api(project, seed):
+    """A slow fake playlist API (1 s per answer), with SPOTIFY_API_URL pointing at it."""
+    from django.test import override_settings
+
+    from .playlist_api import PlaylistAPI
+    with PlaylistAPI(seed, delay=1.0) as api, override_settings(SPOTIFY_API_URL=api.url):
+        yield api
 
 
 @pytest.fixture

@@ -81,6 +81,27 @@ class Project:
             fail(f"Importing {dotted} raised an error:\n{student_traceback(exc, self.path)}",
                  f"{dotted} imports cleanly")
 
+    def task(self, dotted: str, *, exercise: str, expected: str, lesson: str | None = None):
+        """The Celery task at ``dotted`` ("music.tasks.name"), or a failure saying it is missing.
+
+        ``expected`` says how the exercise declares it.
+        """
+        module, _, name = dotted.rpartition(".")
+        task = getattr(self.module(module, exercise=exercise), name, None)
+        if task is None or not hasattr(task, "delay"):
+            fail(f"{module.replace('.', '/')}.py has no Celery task named {name}.", expected,
+                 lesson=lesson)
+        return task
+
+    @staticmethod
+    def is_shared(task) -> bool:
+        """Whether ``task`` registers on every Celery app (@shared_task), not only config's."""
+        from celery import Celery
+
+        other = Celery("another-project", set_as_current=False)
+        other.finalize()
+        return task.name in other.tasks
+
     @property
     def settings(self):
         from django.conf import settings

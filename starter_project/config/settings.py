@@ -165,3 +165,6 @@ DIGEST_RECIPIENTS = env.list("DIGEST_RECIPIENTS", default=[])
 # ------
 # TODO(exercise 01): the Celery settings go here, built from the values above
 # (REDIS_URL is the broker you will point them at).
+# TODO(exercise 06): CELERY_BEAT_SCHEDULE, the tasks beat sends on a schedule, goes here.
+# TODO(exercise 07): and CELERY_TIMEZONE, the zone beat reads crontab times in.
+# TODO(exercise 08): switch task events on here, so that Flower can see every task.

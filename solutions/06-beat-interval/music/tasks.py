@@ -32,7 +32,7 @@ def send_album_congratulations(album_id):
     album = Album.objects.select_related("artist").get(pk=album_id)
     artist = album.artist
     send_mail(
-        subject=f"Congratulations on “{album.title}”",
+        subject=f'Congratulations on "{album.title}"',
         message=(
             f"Hello {artist.name},\n\n"
             f"“{album.title}” is now on Encore. Congratulations on the new album!\n\n"

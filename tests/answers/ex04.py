@@ -1,0 +1,61 @@
+"""Exercise 04 (genres fetched on a worker, by artist id): typical wrong answers."""
+
+from . import Right, Wrong
+
+DELAY = "fetch_spotify_genres.delay(artist.pk)"
+SAVE = "    Artist.objects.filter(pk=artist_id).update(genres=genres)\n"
+
+WRONG = [
+    Wrong("04", "the view passes the Artist instance",
+          [("music/views.py", DELAY, "fetch_spotify_genres.delay(artist)")],
+          "redirects at once", "Object of type Artist is not JSON serializable"),
+    Wrong("04", "pickle is switched on so that the instance passes",
+          [("music/views.py", DELAY, "fetch_spotify_genres.delay(artist)"),
+           ("config/settings.py", 'CELERY_TASK_SERIALIZER = "json"',
+            'CELERY_TASK_SERIALIZER = "pickle"'),
+           ("config/settings.py", 'CELERY_ACCEPT_CONTENT = ["json"]',
+            'CELERY_ACCEPT_CONTENT = ["json", "pickle"]')],
+          "Only JSON is accepted", "unpickling runs whatever code"),
+    Wrong("04", "the worker accepts pickle",
+          [("config/settings.py", 'CELERY_ACCEPT_CONTENT = ["json"]',
+            'CELERY_ACCEPT_CONTENT = ["json", "pickle"]')],
+          "refuses a pickle message", "unpickled it and ran the task"),
+    Wrong("04", "the view still calls the playlist API as well",
+          [("music/views.py", f"                {DELAY}\n",
+            f"                {DELAY}\n                artist.genres = __import__("
+            '"music.spotify").spotify.fetch_playlist_genres(artist.spotify_playlist_url)\n'
+            '                artist.save(update_fields=["genres"])\n')],
+          "redirects at once", "the view waited for the playlist API"),
+    Wrong("04", "the view calls the playlist API instead of the task",
+          [("music/views.py", DELAY, "__import__('music.spotify').spotify."
+            "fetch_playlist_genres(artist.spotify_playlist_url)")],
+          "redirects at once", "still calls the playlist API"),
+    Wrong("04", "the task is enqueued even without a playlist URL",
+          [("music/views.py", "            if artist.spotify_playlist_url:\n",
+            "            if True:\n")],
+          "enqueues nothing", "who gave no playlist URL"),
+    Wrong("04", "the task does not save the genres",
+          [("music/tasks.py", SAVE, "")],
+          "stores the playlist's genres", "genres in the database are []"),
+    Wrong("04", "the task saves the genres on the newest artist",
+          [("music/tasks.py", SAVE, "    newest = Artist.objects.latest(\"joined_at\")\n"
+            "    newest.genres = genres\n    newest.save()\n")],
+          "stores the playlist's genres", "got them"),
+    Wrong("04", "the task saves the genres on every artist",
+          [("music/tasks.py", SAVE, "    Artist.objects.update(genres=genres)\n")],
+          "stores the playlist's genres", "and so did"),
+]
+
+RIGHT = [
+    Right("04", "apply_async with the id as a keyword argument",
+          [("music/views.py", DELAY,
+            'fetch_spotify_genres.apply_async(kwargs={"artist_id": artist.pk})')]),
+    Right("04", "delay_on_commit instead of delay",
+          [("music/views.py", DELAY, "fetch_spotify_genres.delay_on_commit(artist.pk)")]),
+    Right("04", "the task saves the artist with update_fields, and has no settings of its own",
+          [("music/tasks.py", SAVE, "    artist.genres = genres\n"
+            '    artist.save(update_fields=["genres"])\n'),
+           ("config/settings.py", 'CELERY_TASK_SERIALIZER = "json"\n', ""),
+           ("config/settings.py", 'CELERY_RESULT_SERIALIZER = "json"\n', ""),
+           ("config/settings.py", 'CELERY_ACCEPT_CONTENT = ["json"]\n', "")]),
+]
