@@ -10,7 +10,7 @@ SEED ?=
 PART ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check stage run flower broker test bench grade bench-grade clean
+.PHONY: help setup check stage run flower broker test bench grade bench-grade gradescope clean
 
 help: ## List the targets
 	@echo "Encore: background tasks in Django with Celery and Redis"
@@ -50,6 +50,9 @@ bench: $(VENV)/.installed ## Measure check speed for every exercise, and the fee
 grade: $(VENV)/.installed ## Grade a class (instructors): SUBMISSIONS=dir OUT=dir [JOBS=n] [EXERCISES=01-08]
 	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade SUBMISSIONS=folder OUT=folder [JOBS=2] [EXERCISES=01-03]"; exit 2; }
 	@$(PY) -m grader grade "$(SUBMISSIONS)" --out "$(or $(OUT),grading-out)" $(if $(JOBS),--jobs $(JOBS)) $(if $(EXERCISES),--exercises $(EXERCISES))
+
+gradescope: $(VENV)/.installed ## Build autograder.zip to upload to Gradescope [EXERCISES=01-03] [ZIP=file]
+	@$(PY) -m grader gradescope --package "$(or $(ZIP),autograder.zip)" $(if $(EXERCISES),--exercises $(EXERCISES))
 
 bench-grade: $(VENV)/.installed ## Measure grading a class of 60 built from the stages
 	@$(PY) -m bench.grade

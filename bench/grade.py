@@ -50,6 +50,8 @@ def main() -> int:
         data = json.loads((root / "out" / "results.json").read_text())
         print(f"  grading wall time           {wall:6.1f} s   (target: under 90 s)")
         print(f"  re-run, nothing changed     {rerun:6.1f} s   (target: a few seconds)")
+        again = sum(1 for s in data["students"] for e in s["exercises"] if e.get("rerun"))
+        print(f"  runs re-run alone           {again:6d}     (a timing check failed in them)")
         print("  per run, median (s)         grade   make check   ratio (target: under 2)")
         for number in EXERCISES.split("-") if "-" not in EXERCISES else ("01", "02", "03"):
             for stage in (STAGES[-1], STAGES[0]):

@@ -6,7 +6,8 @@ import textwrap
 
 from .runner import CheckRun
 
-__all__ = ["Style", "check_lines", "header", "summary", "progress_table"]
+__all__ = ["Style", "check_lines", "header", "summary", "progress_table", "timing_failed",
+           "TIMING_ADVICE"]
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "✗", "timed out": "✗", "skipped": "-"}
 _COLORS = {"passed": "32", "failed": "31", "error": "31", "timed out": "31", "skipped": "33"}
@@ -69,6 +70,17 @@ def check_lines(record: dict, style: Style) -> list[str]:
     return lines
 
 
+TIMING_ADVICE = ("Timing checks can fail on a very busy machine: run it again before "
+                 "changing your code.")
+
+
+def timing_failed(checks: list[dict]) -> list[dict]:
+    """The checks marked ``@timed`` (their verdict depends on a measured duration) that failed,
+    but for a failure the checker says does not depend on time (``fail(..., timing=False)``)."""
+    return [c for c in checks if c.get("timed") and c["status"] in ("failed", "timed out")
+            and c.get("timing", True)]
+
+
 def header(exercise_line: str, project: str, style: Style) -> list[str]:
     return [style.bold(exercise_line), style.dim(f"project: {project}")]
 
@@ -83,6 +95,8 @@ def summary(run: CheckRun, replay: str, style: Style) -> list[str]:
     counts = [f"{run.count(s)} {s}" for s in ("passed", "failed", "error", "timed out", "skipped")
               if run.count(s) or s in ("passed", "failed")]
     verdict = "All checks pass." if run.passed else "Not there yet."
+    if timing_failed(run.checks):
+        lines += ["", TIMING_ADVICE]
     lines += ["", style.status(verdict, "passed" if run.passed else "failed")
               + f" {', '.join(counts)} in {run.duration:.1f} s",
               style.dim(f"broker: {run.broker or 'not started'} · seed: {run.seed} · "

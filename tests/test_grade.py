@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.exercises import REPO
+from grader.exercises import REPO, find_exercise
 from grader.grade.cli import UsageError, pick_exercises
-from grader.grade.engine import student_seed
+from grader.grade.engine import rerun_reason, student_seed
 from grader.grade.progress import Progress
 from grader.grade.submissions import Submission, find_submissions, materialize
+from grader.report import TIMING_ADVICE, Style, summary
+from grader.runner import CheckRun
 
 from .submissions import build_class, stage_into
 
@@ -65,7 +67,9 @@ def test_every_submission_gets_the_expected_status_and_scores(graded):
         assert row["status"].startswith(status), (name, row)
         for number, value in scores.items():
             column = next(c for c in row if c.startswith(number))
-            assert float(row[column]) == value, (name, number, row)
+            statuses = [(c["id"], c["status"]) for e in graded["students"][name]["exercises"]
+                        if e["number"] == number for c in e["checks"]]
+            assert float(row[column]) == value, (name, number, row, statuses)
         for word in words:
             assert word in _words(graded["students"][name]), (name, word)
 
@@ -155,6 +159,19 @@ def test_feedback_has_the_words_of_make_check(graded):
     assert "## Pass rate per check" in summary and "**gina**" in summary
 
 
+def test_a_run_whose_timing_check_failed_is_run_again_alone(graded):
+    quinn = graded["students"]["quinn"]["exercises"][1]
+    assert (graded["root"] / "quinn-ran-once").exists()  # its first run was the slow one
+    assert quinn["score"] == 10 and quinn["rerun"].startswith("Re-run alone: the timing check")
+    timed = {c["id"]: c["timed"] for c in quinn["checks"]}
+    assert timed["test_valid_post_answers_at_once"] and not timed["test_task_exists"]
+    assert "quinn, exercise 02: Re-run alone" in (graded["out"] / "summary.md").read_text()
+    assert "run again alone" in graded["result"].stdout
+    others = [e for s in graded["data"]["students"] if s["name"] != "quinn"
+              for e in s["exercises"] if e["rerun"]]
+    assert all(any(c["timed"] for c in e["checks"]) for e in others)
+
+
 def test_a_rerun_grades_only_what_changed(graded):
     before = (graded["out"] / "gradebook.csv").read_text()
     started = time.monotonic()
@@ -208,3 +225,26 @@ def test_seeds_and_progress_are_plain_and_stable(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].startswith("graded 4/4 runs") and "done in" in lines[-1]
     assert Submission(Path("x"), "x", "x").gradable is False
+
+
+def _recorded(*checks, rerun=""):
+    records = [{"event": "check", "id": "loads", "title": "loads", "status": "passed"}]
+    records += [{"event": "check", "id": f"test_{n}", "title": f"check {n}", "status": status,
+                 **({"timed": True} if timed else {})}
+                for n, (status, timed) in enumerate(checks)]
+    return {"records": records, "outcome": "completed", "rerun": rerun}
+
+
+def test_only_runs_with_a_failed_timing_check_are_run_again():
+    assert rerun_reason(_recorded(("passed", True), ("failed", False))) == ""
+    assert rerun_reason(_recorded(("skipped", True), ("error", False))) == ""
+    assert rerun_reason(_recorded(("failed", True), ("passed", False), rerun="before")) == ""
+    reason = rerun_reason(_recorded(("passed", False), ("failed", True), ("timed out", True)))
+    assert reason.startswith('Re-run alone: the timing checks "check 1", "check 2" failed')
+
+
+def test_make_check_says_to_run_a_failed_timing_check_again():
+    run = CheckRun(find_exercise("02"), REPO, 1, records=_recorded(("failed", True))["records"])
+    assert TIMING_ADVICE in summary(run, "-", Style(False))
+    run.records = _recorded(("failed", False))["records"]
+    assert TIMING_ADVICE not in summary(run, "-", Style(False))

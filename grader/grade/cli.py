@@ -83,19 +83,35 @@ def grade(args) -> int:
     print(f"Graded {len(class_)} submissions × {len(exercises)} exercises in "
           f"{time.monotonic() - started:.1f} s: {graded} graded, {partly} partly graded, "
           f"{len(class_) - graded - partly} not gradable.")
+    reruns = sum(1 for g in class_ for r in g.results.values() if r.get("rerun"))
+    if reruns:
+        print(f"{reruns} run{'s' if reruns > 1 else ''} had a failed timing check and "
+              f"{'were' if reruns > 1 else 'was'} run again alone; summary.md lists them.")
     print(f"Results in {out}: gradebook.csv, results.json, summary.md, feedback/.")
     return 0
 
 
 def gradescope(args) -> int:
-    from .gradescope import run_gradescope
+    from .gradescope import build_package, run_gradescope
     try:
         exercises = pick_exercises(args.exercises)
-    except UsageError as exc:
+        if args.package:
+            names = build_package(Path(args.package), args.exercises or "")
+            print(f"Wrote {args.package}: {len(names)} files, with setup.sh and run_autograder "
+                  f"at the top, grading exercises {', '.join(e.number for e in exercises)}. "
+                  "Upload it as the assignment's autograder (docs/instructors.md).")
+            return 0
+    except (UsageError, OSError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    return run_gradescope(Path(args.submission), Path(args.results), exercises, args.seed,
-                          _limits(args))
+    root = Path(args.root)
+    submission = Path(args.submission) if args.submission else root / "submission"
+    results = Path(args.results) if args.results else root / "results" / "results.json"
+    if not submission.is_dir():
+        print(f"There is no folder {submission}: Gradescope puts the student's files there "
+              "(give --root or --submission to grade another folder).", file=sys.stderr)
+        return 2
+    return run_gradescope(submission, results, exercises, args.seed, _limits(args))
 
 
 def _common(parser) -> None:
@@ -119,15 +135,21 @@ def add_parsers(sub) -> None:
     p.add_argument("submissions", help="a folder with one folder or archive per student")
     p.add_argument("--out", default="grading-out", help="where results go (default grading-out)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
-                   help="checker runs at once (default: one per core)")
+                   help="cores to use, two runs at once on each (default: every core)")
     p.add_argument("--roster", help="CSV with columns submission,name[,id]")
     p.add_argument("--fresh", action="store_true", help="ignore cached results")
     p.add_argument("--backend", choices=("local", "celery"), default="local")
     p.add_argument("--broker", help="with --backend celery: the grading queue's Redis or AMQP URL")
     _common(p)
     p.set_defaults(func=grade)
-    p = sub.add_parser("gradescope", help="run as a Gradescope autograder")
-    p.add_argument("--submission", default="/autograder/submission")
-    p.add_argument("--results", default="/autograder/results/results.json")
+    p = sub.add_parser("gradescope", help="run as a Gradescope autograder, or build its zip")
+    p.add_argument("--root", default="/autograder",
+                   help="Gradescope's folder: grades ROOT/submission into "
+                        "ROOT/results/results.json (default /autograder)")
+    p.add_argument("--submission", help="the student's files (default ROOT/submission)")
+    p.add_argument("--results", help="where results.json goes (default "
+                                     "ROOT/results/results.json)")
+    p.add_argument("--package", metavar="ZIP", help="instead of grading, write the zip to "
+                   "upload to Gradescope (with --exercises: the ones it grades)")
     _common(p)
     p.set_defaults(func=gradescope)

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exercises import Exercise
+from ..report import timing_failed
 from . import results, runs
 from .cache import ResultCache, run_key
 from .pool import DEFAULT_LIMITS
 from .progress import Progress
 from .submissions import Limits, Submission, find_submissions, materialize
 
-__all__ = ["Options", "grade_class", "student_seed"]
+__all__ = ["Options", "grade_class", "rerun_reason", "student_seed"]
 
 
 @dataclass
@@ -78,7 +79,9 @@ def grade_class(options: Options) -> list[results.Graded]:
         if todo:
             backend = _backend(options, workroot)
             try:
-                _run(backend, todo, cache, progress)
+                again = _run(backend, todo, cache, progress)
+                if again:  # once, one at a time, so that nothing else competes for the CPU
+                    _run(backend, again, cache, progress, alone=True)
                 isolation = backend.fences
             finally:
                 backend.close()
@@ -101,22 +104,53 @@ def _prepare(options: Options, workroot: Path) -> list[results.Graded]:
     return class_
 
 
-def _run(backend, todo: list, cache: ResultCache, progress: Progress) -> None:
+def rerun_reason(result: dict) -> str:
+    """Why a run is run again, alone: a check marked ``@timed`` failed in it ("" if none did).
+
+    A timed check measures a duration ("answers in under 0.5 s"), which other runs sharing the
+    machine can stretch. A run already re-run is never run a third time.
+    """
+    if result.get("rerun"):
+        return ""
+    checks = [r for r in result.get("records", []) if r.get("event") == "check"]
+    failed = timing_failed(checks)
+    if not failed:
+        return ""
+    titles = ", ".join(f'"{c["title"]}"' for c in failed)
+    return (f"Re-run alone: the timing check{'s' if len(failed) > 1 else ''} {titles} failed "
+            "while other runs shared the machine; this is the second run's result.")
+
+
+def _run(backend, todo: list, cache: ResultCache, progress: Progress,
+         alone: bool = False) -> list:
+    """Run ``todo``; returns the jobs to run again alone (see :func:`rerun_reason`).
+
+    ``alone``: one job at a time, each one's result kept, with why it was re-run.
+    """
     waiting = list(todo)
     owners = {job["id"]: (graded, job, key) for graded, job, key in todo}
+    again = []
     while waiting or owners:
-        while waiting and backend.free > 0:
+        while waiting and backend.free > 0 and not (alone and len(owners) > len(waiting)):
             graded, job, _ = waiting.pop(0)
             backend.submit(job, graded.submission.project)
         for job_id, result in backend.wait(0.5):
             graded, job, key = owners.pop(job_id)
+            if alone:
+                result["rerun"] = rerun_reason(graded.results[job["exercise"]])
             graded.results[job["exercise"]] = result
+            rerun = not alone and rerun_reason(result)
+            progress.total += bool(rerun)
+            progress.advance(trouble=result["outcome"] != "completed")
+            if rerun:
+                again.append((graded, job, key))
+                continue  # cached once re-run
             if result["outcome"] != "crashed" or result["records"] or result["log"]:
                 cache.put(key, result)  # not a run the grader itself lost
-            progress.advance(trouble=result["outcome"] != "completed")
         if not waiting and owners and getattr(backend, "lost", None):
             for job_id in backend.lost():
                 graded, job, key = owners.pop(job_id)
                 graded.results[job["exercise"]] = runs.failed_run(
                     job["exercise"], job["seed"], "No grading worker finished this run in time.")
                 progress.advance(trouble=True)
+    return again

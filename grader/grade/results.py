@@ -114,6 +114,7 @@ def _student_data(graded: Graded, exercises: list[Exercise]) -> dict:
             continue
         checks = [{**{k: r.get(k) for k in ("id", "title", "status", "observed", "expected",
                                                "hint", "details", "lesson")},
+                   "timed": bool(r.get("timed")),
                    "duration": round(r.get("duration") or 0, 3), "message": _message(r)}
                   for r in result["records"] if r.get("event") == "check"]
         data["exercises"].append({
@@ -121,7 +122,8 @@ def _student_data(graded: Graded, exercises: list[Exercise]) -> dict:
             "points": exercise.meta.get("points", 10), "outcome": result["outcome"],
             "problem": result["problem"], "duration": round(result["duration"], 3),
             "seed": result["seed"], "broker": result["broker"], "cached":
-            exercise.number in graded.cached, "notes": result.get("notes", []),
+            exercise.number in graded.cached, "rerun": result.get("rerun", ""),
+            "notes": result.get("notes", []),
             "output_tail": result["log"][-2000:], "checks": checks})
     data["total"] = round(sum(e["score"] for e in data["exercises"]), 2)
     return data
@@ -171,6 +173,11 @@ def _summary(class_: list[Graded], exercises: list[Exercise], fences: dict) -> l
     slow = sorted(gradable, key=lambda g: -sum(r["duration"] for r in g.results.values()))
     lines += [f"- {g.submission.name}: {sum(r['duration'] for r in g.results.values()):.1f} s"
               for g in slow[:5]] or ["- none"]
+    lines += ["", "## Re-run alone after a timing check failed", ""]
+    reruns = [f"- {g.submission.name}, exercise {number}: {result['rerun']}"
+              for g in gradable for number, result in sorted(g.results.items())
+              if result.get("rerun")]
+    lines += reruns or ["- none"]
     lines += ["", "## Needs a look", ""]
     trouble = [g for g in class_ if g.status != "graded" or g.submission.integrity
                or g.submission.notes or any(r.get("notes") for r in g.results.values())]

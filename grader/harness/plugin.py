@@ -2,8 +2,15 @@
 
 A checker is a pytest file. Each test is one check: its docstring's first line is what the
 student reads, ``@needs(other_check)`` (from grader.harness) skips it with a reason when
-``other_check`` did not pass, and a failure raised with ``fail(observed, expected, hint)`` becomes the report.
+``other_check`` did not pass, ``@timed`` marks a check whose verdict depends on a duration it
+measures (its record then says ``"timed": true``), and a failure raised with
+``fail(observed, expected, hint)`` becomes the report.
 The fixtures checkers ask for are in ``fixtures.py``.
+
+A checker may choose part of the project's environment itself: a module-level
+``project_environment(fake)`` in its check.py returns a dict of variables, drawn from the run's
+``Fake``, that is merged over the harness's own before Django starts (exercise 07 picks the
+project's TIME_ZONE this way, since settings read it only once).
 
 The run is configured by environment variables that ``python -m grader check`` sets:
 GRADER_PROJECT, GRADER_BROKER, GRADER_SEED, GRADER_RESULTS_FD, GRADER_STACK_FILE,
@@ -21,6 +28,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -29,7 +37,7 @@ from .broker import BrokerUnreachable, open_broker
 from .failures import CheckFailed, CheckTimedOut
 from .fake import Fake
 from .project import ProjectError, checker_environment, load_project
-from .tracebacks import format_frames, student_frames, student_traceback
+from .tracebacks import _inside, format_frames, student_frames, student_traceback
 
 REPO = Path(__file__).resolve().parents[2]
 LOADS_TITLE = "Your project loads: Django starts and the migrations run on a fresh database"
@@ -79,6 +87,8 @@ def pytest_configure(config):
 
     config.addinivalue_line("markers", "needs(*checks): skip unless these checks passed")
     config.addinivalue_line("markers", "limit(seconds): this check's time limit")
+    config.addinivalue_line("markers", "timed: this check's verdict depends on a duration it "
+                            "measures (see grader.harness.timed)")
     config.pluginmanager.register(fixtures, "grader.harness.fixtures")
     _run = _Run()
 
@@ -145,7 +155,8 @@ def pytest_collection_finish(session):
         return
     run.emit(event="broker", url=run.broker.url, label=run.broker.label)
     run.emit(event="phase", phase="loading your project")
-    env = checker_environment(run.broker.url, run.scratch, run.seed)
+    env = {**checker_environment(run.broker.url, run.scratch, run.seed),
+           **_chosen_by_checkers(session)}
     try:
         _arm_deadline(run.load_limit)
         run.project = load_project(run.project_path, env, run.scratch, run.db_cache)
@@ -159,6 +170,16 @@ def pytest_collection_finish(session):
     run.emit(event="check", id="loads", title=LOADS_TITLE, status="passed",
              duration=time.monotonic() - started)
     _arm_deadline(run.limit - (time.monotonic() - run.started) - 2)
+
+
+def _chosen_by_checkers(session) -> dict[str, str]:
+    """The variables the collected checkers' ``project_environment(fake)`` functions return."""
+    chosen = {}
+    for module in dict.fromkeys(getattr(item, "module", None) for item in session.items):
+        choose = getattr(module, "project_environment", None)
+        if callable(choose):
+            chosen.update({name: str(value) for name, value in choose(_run.fake).items()})
+    return chosen
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -223,6 +244,7 @@ def pytest_runtest_protocol(item, nextitem):
     if broken:
         # What broke is the project's set-up, not this check: report it once, on its own line.
         from .fixtures import FIXTURE_TITLES
+        record.pop("timed", None)
         run.emit(event="check", **{**record, "id": broken, "title": FIXTURE_TITLES[broken]})
         record = {"id": item.name, "title": record["title"], "status": "skipped",
                   "observed": f"cannot run: {run.broken[broken]}", "duration": 0}
@@ -252,6 +274,8 @@ def _record(item, reports, limit) -> dict:
             break
     if record["status"] != "passed":
         record["lesson"] = _lesson_link(item, record.get("lesson"))
+    if item.get_closest_marker("timed"):
+        record["timed"] = True
     return record
 
 
@@ -267,7 +291,8 @@ def _explain(exc: BaseException, item, limit: float) -> dict:
     root = _run.project_path
     if isinstance(exc, CheckFailed):
         return {"status": "failed", "observed": exc.observed, "expected": exc.expected,
-                "hint": exc.hint, "lesson": exc.lesson, "fixture": getattr(exc, "fixture", None)}
+                "hint": exc.hint, "lesson": exc.lesson, "fixture": getattr(exc, "fixture", None),
+                **({} if getattr(exc, "timing", True) else {"timing": False})}
     if isinstance(exc, CheckTimedOut):
         frames = student_frames(exc.__traceback__, root)
         where = (f" It was running this code of yours:\n{format_frames(frames[-3:], root)}"
@@ -283,6 +308,11 @@ def _explain(exc: BaseException, item, limit: float) -> dict:
     if frames:
         return {"status": "error", "observed": "Your code raised an exception.",
                 "details": student_traceback(exc, root)}
+    if isinstance(exc, SyntaxError) and _inside(exc.filename or "", root.resolve()):
+        # Raised while compiling a file of the student's: no frame of theirs ran yet.
+        exc.filename = os.path.relpath(exc.filename, root)
+        return {"status": "error", "observed": "A file of your project has a syntax error.",
+                "details": "".join(traceback.format_exception_only(type(exc), exc)).strip()}
     return {"status": "error", "observed": "The checker itself failed: this is a bug in the "
             "workshop, not in your code. Please report it with the details below.",
             "details": student_traceback(exc, root)}

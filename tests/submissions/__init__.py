@@ -81,6 +81,14 @@ def _writer(targets: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def _first_run_only(flag: Path, code: str) -> str:
+    """Lines of a view that run ``code`` only while ``flag`` does not exist yet."""
+    return (f"            import os, time\n"
+            f"            if not os.path.exists({str(flag)!r}):\n"
+            f"                open({str(flag)!r}, 'w').close()\n"
+            f"                {code}\n")
+
+
 def build_class(root: Path, out: Path) -> dict[str, tuple[str, dict[str, float], list[str]]]:
     """A class of 17: ordinary answers and hostile ones. ``out`` is where grades will go."""
     root.mkdir(parents=True)
@@ -145,6 +153,14 @@ def build_class(root: Path, out: Path) -> dict[str, tuple[str, dict[str, float],
                root / "alice" / "manage.py"]
     _append(stage_into(2, root / "oscar") / "config" / "settings.py", _writer(targets))
     expect["oscar"] = ("graded", {"01": 10, "02": 10}, [])
+
+    # Correct, but its view is too slow on the first run only: re-run alone, graded in full.
+    views = stage_into(2, root / "quinn") / "feedback" / "views.py"
+    views.write_text(views.read_text().replace(
+        '            return redirect("feedback:thanks")',
+        _first_run_only(root.parent / "quinn-ran-once", "time.sleep(0.8)")
+        + '            return redirect("feedback:thanks")'))
+    expect["quinn"] = ("graded", {"01": 10, "02": 10}, ["Re-run alone: the timing check"])
 
     stage_into(3, work / "pia")
     _hostile_tar(work / "pia", root / "pia.tar.gz")
