@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader.processes import stop_group
+from grader.processes import stop_group, wait_exact
 
 __all__ = ["PYTHON", "BenchError", "child_env", "free_port", "median", "p90", "run_timed",
            "runs", "start", "stop", "tail"]
@@ -81,7 +81,7 @@ def run_timed(argv: list[str], cwd: Path, env: dict, log: Path,
     began = time.perf_counter()
     process = start(argv, cwd, env, log)
     try:
-        process.wait(timeout=timeout)
+        wait_exact(process, timeout)
     except subprocess.TimeoutExpired:
         stop(process, signal.SIGINT)
         raise BenchError(f"`{' '.join(argv[1:4])} ...` took more than {timeout:g} s and was "

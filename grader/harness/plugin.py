@@ -191,6 +191,12 @@ def pytest_sessionfinish(session, exitstatus):
                  "your code. Please report it, with the output of this command.")
     if run._broker_cm is not None:
         run._broker_cm.__exit__(None, None, None)
+    _end(int(exitstatus))
+
+
+def _end(status: int) -> None:
+    """Say the run is over; with a results pipe, end the process at once."""
+    run = _run
     run.emit(event="end")
     if run._out:
         # Everything is reported: end now rather than wait for the interpreter to wind down
@@ -200,7 +206,7 @@ def pytest_sessionfinish(session, exitstatus):
         sys.stdout.flush()
         sys.stderr.flush()
         run._out.flush()
-        os._exit(int(exitstatus))
+        os._exit(status)
 
 
 # -- running one check ------------------------------------------------------------------------
@@ -232,12 +238,37 @@ def pytest_runtest_protocol(item, nextitem):
     item.stash[_REPORTS] = []
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, limit)
-    started = time.monotonic()
+    item.stash[_TIMING] = (time.monotonic(), limit)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    _report_check(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the last check, report it and end the run before anything winds down.
+
+    Stopping the worker and the broker and undoing fixtures changes no result, and takes
+    about 50 ms of every run. (Under plain pytest, without a results pipe, nothing changes.)
+    """
+    run = _run
+    if nextitem is None and run._out:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        _report_check(item)
+        _end(1 if any(s in ("failed", "error", "timed out") for s in run.outcomes.values())
+             else 0)
+
+
+def _report_check(item) -> None:
+    """Emit the check record of ``item``, once."""
+    run = _run
+    if item.stash.get(_REPORTED, False):
+        return
+    item.stash[_REPORTED] = True
+    started, limit = item.stash[_TIMING]
     record = _record(item, item.stash[_REPORTS], limit)
     record["duration"] = time.monotonic() - started
     broken = record.pop("fixture", None)
@@ -253,6 +284,8 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 _REPORTS = pytest.StashKey[list]()
+_TIMING = pytest.StashKey[tuple]()  # (when the check started, its time limit)
+_REPORTED = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(hookwrapper=True)
