@@ -46,6 +46,25 @@ WRONG = [
           "stores the playlist's genres", "and so did"),
 ]
 
+# Registration as a class-based view, in place of the solution's function.
+CREATE_VIEW = """class RegisterView(CreateView):
+    form_class = ArtistForm
+    template_name = "music/register.html"
+    success_url = reverse_lazy("music:artist_list")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        artist = self.object
+        if artist.spotify_playlist_url:
+            transaction.on_commit(lambda: fetch_spotify_genres.apply_async(args=[artist.pk]))
+        return response
+
+
+register = RegisterView.as_view()
+
+
+"""
+
 RIGHT = [
     Right("04", "apply_async with the id as a keyword argument",
           [("music/views.py", DELAY,
@@ -58,4 +77,10 @@ RIGHT = [
            ("config/settings.py", 'CELERY_TASK_SERIALIZER = "json"\n', ""),
            ("config/settings.py", 'CELERY_RESULT_SERIALIZER = "json"\n', ""),
            ("config/settings.py", 'CELERY_ACCEPT_CONTENT = ["json"]\n', "")]),
+    Right("04", "a class-based CreateView that enqueues after the commit with apply_async",
+          # The solution's function-based view stays, renamed and unused.
+          [("music/views.py", "def register(request):", CREATE_VIEW + "def _old_register(request):"),
+           ("music/views.py", "from django.contrib import messages\n",
+            "from django.contrib import messages\nfrom django.db import transaction\n"
+            "from django.urls import reverse_lazy\nfrom django.views.generic import CreateView\n")]),
 ]
