@@ -15,7 +15,7 @@ PART ?=
 help: ## List the targets
 	@echo "Encore: background tasks in Django with Celery and Redis"
 	@echo
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: EX=02  PROJECT=dir (default starter_project)  BROKER=redis://127.0.0.1:6379/9  SEED=n"
 
