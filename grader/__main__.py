@@ -27,18 +27,10 @@ def _say(lines) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _shown(path: Path) -> str:
-    """A path as short as it can be: relative to the current folder when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve())) or "."
-    except ValueError:
-        return str(path)
-
-
 def _replay(args, exercise_number: str, seed: int) -> str:
     parts = [f"make check EX={exercise_number}"]
     if Path(args.project).resolve() != (REPO / "starter_project").resolve():
-        parts.append(f"PROJECT={_shown(Path(args.project))}")
+        parts.append(f"PROJECT={report.shown(args.project)}")
     if args.broker:
         parts.append(f"BROKER={args.broker}")
     parts.append(f"SEED={seed}")
@@ -59,7 +51,7 @@ def check(args) -> int:
     runs = []
     for exercise in exercises:
         _say([""] + report.header(f"Exercise {exercise.number} · {exercise.title}",
-                                  _shown(project), style))
+                                  report.shown(project), style))
         run = run_checker(exercise, project, broker=broker, seed=seed, limit=args.timeout,
                           on_record=lambda r: r.get("event") == "check" and _say(
                               report.check_lines(r, style)))

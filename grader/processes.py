@@ -37,9 +37,7 @@ def stop_group(process: subprocess.Popen, first: int = signal.SIGTERM, grace: fl
     try:
         os.killpg(process.pid, first)
         process.wait(timeout=grace)
-    except (ProcessLookupError, PermissionError):
-        pass
-    except subprocess.TimeoutExpired:
+    except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
         pass
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:

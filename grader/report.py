@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from .runner import CheckRun
 
-__all__ = ["Style", "check_lines", "header", "summary", "progress_table", "timing_failed",
-           "TIMING_ADVICE"]
+__all__ = ["Style", "check_lines", "header", "summary", "progress_table", "shown",
+           "timing_failed", "TIMING_ADVICE"]
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "✗", "timed out": "✗", "skipped": "-"}
 _COLORS = {"passed": "32", "failed": "31", "error": "31", "timed out": "31", "skipped": "33"}
@@ -79,6 +80,14 @@ def timing_failed(checks: list[dict]) -> list[dict]:
     but for a failure the checker says does not depend on time (``fail(..., timing=False)``)."""
     return [c for c in checks if c.get("timed") and c["status"] in ("failed", "timed out")
             and c.get("timing", True)]
+
+
+def shown(path: Path) -> str:
+    """A path as short as it can be: relative to the current folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
 
 
 def header(exercise_line: str, project: str, style: Style) -> list[str]:

@@ -27,6 +27,7 @@ others are stopped too and the exit status is 1. Nothing started here is left ru
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -40,6 +41,7 @@ from pathlib import Path
 
 from .children import GRACE, NAMES, WINDOWS, Child, Output, exit_words, stop_all
 from .harness.broker import BrokerUnreachable, EmbeddedRedis, ping, redact
+from .report import shown
 
 __all__ = ["run_flower", "run_stack", "read_dotenv"]
 
@@ -78,19 +80,11 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def _short(path: Path) -> str:
-    """``path`` relative to the current folder when it lies inside it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _setting(project: Path, name: str) -> tuple[str | None, str]:
     """A variable from the environment, else from the project's .env; and where it was found."""
     if os.environ.get(name):
         return os.environ[name], "your environment"
-    return read_dotenv(project / ".env").get(name) or None, _short(project / ".env")
+    return read_dotenv(project / ".env").get(name) or None, shown(project / ".env")
 
 
 def _broker(project: Path, embedded: bool = True):
@@ -129,6 +123,18 @@ class _Refused(Exception):
     def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
+
+
+def _refusing(run):
+    """``run`` on the resolved project folder; a _Refused is printed and becomes the status."""
+    @functools.wraps(run)
+    def guarded(project: Path) -> int:
+        try:
+            return run(Path(project).resolve())
+        except _Refused as exc:
+            print(exc, file=sys.stderr)
+            return exc.status
+    return guarded
 
 
 def _prepare(project: Path, embedded: bool, required: str, missing: str):
@@ -273,7 +279,7 @@ def _celery_children(project: Path, env: dict, schedule: _Schedule, port: int,
         children.append(Child("beat", [python, "-m", "celery", "-A", "config", "beat", "-l",
                                        "info", "-s", str(beat_file)], project, env, out))
         out.say("beat", f"Sends {_joined(entries)} when due (CELERY_BEAT_SCHEDULE); "
-                        f"schedule file: {_short(beat_file)}")
+                        f"schedule file: {shown(beat_file)}")
     else:
         out.say("beat", "No beat: your Celery app schedules nothing yet (CELERY_BEAT_SCHEDULE, "
                         "lesson 06)." if entries == [] else
@@ -294,18 +300,13 @@ def _celery_children(project: Path, env: dict, schedule: _Schedule, port: int,
     return children
 
 
+@_refusing
 def run_stack(project: Path) -> int:
     """Run migrate, then web, worker, beat and Flower until Ctrl-C/SIGTERM or one stops."""
-    project = Path(project).resolve()
+    port, flower_port, (url, server, label) = _prepare(
+        project, True, "manage.py", f"{project} is not a Django project (there is no "
+        "manage.py in it). Point PROJECT= at the folder that holds manage.py.")
     out = Output()
-    try:
-        port, flower_port, (url, server, label) = _prepare(
-            project, True, "manage.py", f"{project} is not a Django project (there is no "
-            "manage.py in it). Point PROJECT= at the folder that holds manage.py.")
-    except _Refused as exc:
-        print(exc, file=sys.stderr)
-        return exc.status
-
     children: list[Child] = []
     schedule = None
     with _Signals() as signals:
@@ -365,22 +366,17 @@ def _embedded_notes(project: Path, env: dict, out: Output) -> None:
                       "set REDIS_URL to use a real Redis.")
 
 
+@_refusing
 def run_flower(project: Path) -> int:
     """Run Flower alone on the project's broker until Ctrl-C/SIGTERM."""
-    project = Path(project).resolve()
-    out = Output()
-    try:
-        _, port, (url, _, label) = _prepare(
-            project, False, "config/celery.py", f"{project} has no config/celery.py yet: "
-            "Flower watches a Celery app, which exercise 01 adds.")
-    except _Refused as exc:
-        print(exc, file=sys.stderr)
-        return exc.status
+    _, port, (url, _, label) = _prepare(
+        project, False, "config/celery.py", f"{project} has no config/celery.py yet: "
+        "Flower watches a Celery app, which exercise 01 adds.")
     if _port_taken(port):
-        print(f"Port {port} is taken, perhaps by the Flower of a `make run` or of another "
-              f"`make flower`. Stop it, or run `FLOWER_PORT={port + 1} make flower`.",
-              file=sys.stderr)
-        return 1
+        raise _Refused(f"Port {port} is taken, perhaps by the Flower of a `make run` or of "
+                       f"another `make flower`. Stop it, or run `FLOWER_PORT={port + 1} make "
+                       "flower`.", 1)
+    out = Output()
     login, how = _flower_login(project)
     env = dict(os.environ, PYTHONUNBUFFERED="1", REDIS_URL=url, FLOWER_BASIC_AUTH=login)
     children: list[Child] = []

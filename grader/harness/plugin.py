@@ -28,7 +28,6 @@ import signal
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import pytest
@@ -325,7 +324,7 @@ def _explain(exc: BaseException, item, limit: float) -> dict:
     if isinstance(exc, CheckFailed):
         return {"status": "failed", "observed": exc.observed, "expected": exc.expected,
                 "hint": exc.hint, "lesson": exc.lesson, "fixture": getattr(exc, "fixture", None),
-                **({} if getattr(exc, "timing", True) else {"timing": False})}
+                **({} if exc.timing else {"timing": False})}
     if isinstance(exc, CheckTimedOut):
         frames = student_frames(exc.__traceback__, root)
         where = (f" It was running this code of yours:\n{format_frames(frames[-3:], root)}"
@@ -343,9 +342,8 @@ def _explain(exc: BaseException, item, limit: float) -> dict:
                 "details": student_traceback(exc, root)}
     if isinstance(exc, SyntaxError) and _inside(exc.filename or "", root.resolve()):
         # Raised while compiling a file of the student's: no frame of theirs ran yet.
-        exc.filename = os.path.relpath(exc.filename, root)
         return {"status": "error", "observed": "A file of your project has a syntax error.",
-                "details": "".join(traceback.format_exception_only(type(exc), exc)).strip()}
+                "details": student_traceback(exc, root)}
     return {"status": "error", "observed": "The checker itself failed: this is a bug in the "
             "workshop, not in your code. Please report it with the details below.",
             "details": student_traceback(exc, root)}
