@@ -91,13 +91,9 @@ def test_autodiscovers_tasks(project, settings, tmp_path):
 @needs(test_exposed_as_celery_app)
 def test_debug_task_runs_on_worker(project, celery_app, worker):
     """config.celery.debug_task runs on a worker and returns its own task id"""
-    import config.celery as module
-
-    task = getattr(module, "debug_task", None)
-    expect(task is not None and hasattr(task, "delay"),
-           "config/celery.py has no task named debug_task.",
-           "@app.task(bind=True) def debug_task(self): ... in config/celery.py",
-           lesson="#step-5-a-first-task")
+    task = project.task("config.celery.debug_task", exercise="01",
+                        expected="@app.task(bind=True) def debug_task(self): ... in "
+                        "config/celery.py", lesson="#step-5-a-first-task")
     if task.ignore_result:
         fail("debug_task is declared with ignore_result=True, so what it returns is thrown away.",
              "a result this check can read", "Drop ignore_result=True.",

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-from celery import Celery
 from django.test import override_settings
 from django.urls import resolve
 
@@ -23,13 +22,9 @@ def slow_email():
 
 
 def _task(project):
-    module = project.module("feedback.tasks", exercise="02")
-    task = getattr(module, "send_feedback_email_task", None)
-    expect(task is not None and hasattr(task, "delay"),
-           "feedback/tasks.py has no Celery task named send_feedback_email_task.",
-           "@shared_task def send_feedback_email_task(email_address, message) in "
-           "feedback/tasks.py", lesson="#step-1-a-task-that-sends-the-email")
-    return task
+    return project.task(TASK, exercise="02", lesson="#step-1-a-task-that-sends-the-email",
+                        expected="@shared_task def send_feedback_email_task(email_address, "
+                        "message) in feedback/tasks.py")
 
 
 def test_task_exists(project, celery_app):
@@ -41,21 +36,10 @@ def test_task_exists(project, celery_app):
 def test_task_is_shared(project, celery_app):
     """send_feedback_email_task is a @shared_task: it works with any Celery app"""
     task = _task(project)
-    other = Celery("another-project", set_as_current=False)
-    other.finalize()
-    expect(task.name in other.tasks,
-           "The task exists only on config's app, so it is tied to this one project.",
-           "@shared_task, which registers the task on every Celery app",
-           "Replace @app.task (and the import of app) with `from celery import shared_task`.",
-           lesson="#step-2-why-shared_task")
-    other.set_current()
-    try:
-        follows = task.app is other
-    finally:
-        celery_app.set_current()
-    expect(follows, "The task is bound to config's app (made with @app.task), so it always "
-           "uses that app, and feedback/ cannot be used in another project.",
-           "@shared_task, which uses whichever Celery app is current",
+    problem = project.not_shared(task, celery_app)
+    expect(problem is None, f"The task {problem}.",
+           "@shared_task, which registers the task on every Celery app and uses whichever "
+           "one is current",
            "Replace @app.task (and the import of app) with `from celery import shared_task`.",
            lesson="#step-2-why-shared_task")
 

@@ -39,13 +39,9 @@ def _json(response, what):
 
 
 def _task(project):
-    module = project.module("search.tasks", exercise="03")
-    task = getattr(module, "rebuild_search_index", None)
-    expect(task is not None and hasattr(task, "delay"),
-           "search/tasks.py has no Celery task named rebuild_search_index.",
-           "@shared_task def rebuild_search_index() in search/tasks.py",
-           lesson="#step-1-a-task-that-returns-a-value")
-    return task
+    return project.task("search.tasks.rebuild_search_index", exercise="03",
+                        expected="@shared_task def rebuild_search_index() in search/tasks.py",
+                        lesson="#step-1-a-task-that-returns-a-value")
 
 
 def test_task_returns_count(project, celery_app, worker, empty_db, fake):

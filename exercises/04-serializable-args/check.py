@@ -54,7 +54,8 @@ def _register(client, fake, playlist_url=""):
 
 def test_task_is_shared(project, celery_app):
     """music.tasks.fetch_spotify_genres is a @shared_task"""
-    expect(project.is_shared(_task(project)), "fetch_spotify_genres exists only on config's app.",
+    problem = project.not_shared(_task(project), celery_app)
+    expect(problem is None, f"fetch_spotify_genres {problem}.",
            "@shared_task, so the music app works with any Celery app",
            lesson="02-offload-feedback-email.md#step-2-why-shared_task")
 

@@ -59,7 +59,8 @@ def test_task_is_shared(project, celery_app):
     task = project.task(TASK, exercise="05", lesson="#step-1-a-task-that-sends-the-congratulations",
                         expected="@shared_task def send_album_congratulations(album_id) in "
                         "music/tasks.py")
-    expect(project.is_shared(task), "send_album_congratulations exists only on config's app.",
+    problem = project.not_shared(task, celery_app)
+    expect(problem is None, f"send_album_congratulations {problem}.",
            "@shared_task", lesson="02-offload-feedback-email.md#step-2-why-shared_task")
 
 

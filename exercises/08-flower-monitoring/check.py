@@ -14,12 +14,9 @@ watched = {}  # the task the events check ran, for the API check
 
 
 def _debug_task(project):
-    module = project.module("config.celery", exercise="01")
-    task = getattr(module, "debug_task", None)
-    expect(task is not None and hasattr(task, "delay"),
-           "config/celery.py has no debug_task, the task this check watches.",
-           "config.celery.debug_task from exercise 01", lesson="01-celery-app.md#step-5-a-first-task")
-    return task
+    return project.task("config.celery.debug_task", exercise="01",
+                        expected="config.celery.debug_task from exercise 01, the task this "
+                        "check watches", lesson="01-celery-app.md#step-5-a-first-task")
 
 
 def _run(task):

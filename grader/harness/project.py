@@ -94,13 +94,27 @@ class Project:
         return task
 
     @staticmethod
-    def is_shared(task) -> bool:
-        """Whether ``task`` registers on every Celery app (@shared_task), not only config's."""
+    def not_shared(task, app) -> str | None:
+        """Why ``task`` is not a @shared_task, in words for the student; None when it is one.
+
+        ``@app.task`` registers on other apps too (shared=True is its default), so what tells
+        it apart is that it keeps using ``app`` when another Celery app is current.
+        """
         from celery import Celery
 
         other = Celery("another-project", set_as_current=False)
         other.finalize()
-        return task.name in other.tasks
+        if task.name not in other.tasks:
+            return "exists only on config's app, so it is tied to this one project"
+        other.set_current()
+        try:
+            follows = task.app is other
+        finally:
+            app.set_current()
+        if not follows:
+            return ("is bound to config's app (made with @app.task), so it always uses that "
+                    "app and cannot move to another project")
+        return None
 
     @property
     def settings(self):

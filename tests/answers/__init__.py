@@ -11,7 +11,7 @@ solution changes, the edit fails loudly instead of silently testing nothing.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Right", "Wrong", "all_right", "all_wrong", "apply", "EAGER", "DELAY_CALL"]
@@ -24,7 +24,7 @@ class Wrong:
     edits: list[tuple[str, str, str]]  # (file, old text, new text); old "" appends
     fails: str  # part of the failing check's title
     says: str  # words the failure must contain
-    stage: int = field(default=0)  # the stage the edits apply to; default: the exercise's own
+    stage: int = 0  # the stage the edits apply to; default: the exercise's own
 
     def __post_init__(self):
         self.stage = self.stage or int(self.exercise)
@@ -35,7 +35,7 @@ class Right:
     exercise: str
     why: str
     edits: list[tuple[str, str, str]]  # as for Wrong
-    stage: int = field(default=0)
+    stage: int = 0
 
     def __post_init__(self):
         self.stage = self.stage or int(self.exercise)

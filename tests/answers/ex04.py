@@ -6,6 +6,11 @@ DELAY = "fetch_spotify_genres.delay(artist.pk)"
 SAVE = "    Artist.objects.filter(pk=artist_id).update(genres=genres)\n"
 
 WRONG = [
+    Wrong("04", "the task is bound to config's app with @app.task",
+          [("music/tasks.py", "@shared_task\ndef fetch_spotify_genres(", "@app.task\ndef fetch_spotify_genres("),
+           ("music/tasks.py", "from celery import shared_task\n",
+            "from celery import shared_task\n\nfrom config.celery import app\n")],
+          "is a @shared_task", "bound to config's app"),
     Wrong("04", "the view passes the Artist instance",
           [("music/views.py", DELAY, "fetch_spotify_genres.delay(artist)")],
           "redirects at once", "Object of type Artist is not JSON serializable"),

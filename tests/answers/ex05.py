@@ -13,6 +13,11 @@ DECORATED = ("from django.db.models.signals import post_save\nfrom django.dispat
              + DEFINE)
 
 WRONG = [
+    Wrong("05", "the task is bound to config's app with @app.task",
+          [("music/tasks.py", "@shared_task\ndef send_album_congratulations(", "@app.task\ndef send_album_congratulations("),
+           ("music/tasks.py", "from celery import shared_task\n",
+            "from celery import shared_task\n\nfrom config.celery import app\n")],
+          "is a @shared_task", "bound to config's app"),
     Wrong("05", "delay() right in the receiver, inside the transaction",
           [("music/signals.py", ON_COMMIT, "send_album_congratulations.delay(album_id)")],
           "Inside an open transaction", "still open"),
