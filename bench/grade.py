@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from grader.exercises import REPO
+from grader.grade.cli import pick_exercises
 from grader.stage import write_stage
 
 CLASS_SIZE = 60
@@ -53,7 +54,7 @@ def main() -> int:
         again = sum(1 for s in data["students"] for e in s["exercises"] if e.get("rerun"))
         print(f"  runs re-run alone           {again:6d}     (a timing check failed in them)")
         print("  per run, median (s)         grade   make check   ratio (target: under 2)")
-        for number in EXERCISES.split("-") if "-" not in EXERCISES else ("01", "02", "03"):
+        for number in [e.number for e in pick_exercises(EXERCISES)]:
             for stage in (STAGES[-1], STAGES[0]):
                 runs = [e["duration"] for s in data["students"] for e in s["exercises"]
                         if e["number"] == number

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import shutil
@@ -138,7 +139,7 @@ def test_results_json_has_every_check_with_its_message(graded):
     for exercise in alice["exercises"]:
         assert exercise["broker"] == "embedded fakeredis" and exercise["seed"] == alice["seed"]
         assert exercise["checks"] and all(c["status"] == "passed" for c in exercise["checks"])
-    statuses = {c["status"] for s in data["students"].__iter__() for e in s["exercises"]
+    statuses = {c["status"] for s in data["students"] for e in s["exercises"]
                 for c in e["checks"]}
     assert statuses <= {"passed", "failed", "skipped", "error", "timed out"}
     bob = graded["students"]["bob"]["exercises"][1]["checks"]
@@ -152,8 +153,8 @@ def test_feedback_has_the_words_of_make_check(graded):
     seed = student_seed(7, "bob")
     assert f"replay: make check EX=02 SEED={seed}" in text and "✗ " in text
     assert "Next: exercise 02" in text
-    assert "&lt;" in (feedback / "bob.html").read_text() or "<pre>" in (
-        feedback / "bob.html").read_text()
+    body = text.split("```text\n", 1)[1].rsplit("\n```", 1)[0]
+    assert f"<pre>{html.escape(body)}</pre>" in (feedback / "bob.html").read_text()
     assert "could not be graded" in (feedback / "hugo.md").read_text()
     summary = (graded["out"] / "summary.md").read_text()
     assert "## Pass rate per check" in summary and "**gina**" in summary
@@ -248,3 +249,9 @@ def test_make_check_says_to_run_a_failed_timing_check_again():
     assert TIMING_ADVICE in summary(run, "-", Style(False))
     run.records = _recorded(("failed", False))["records"]
     assert TIMING_ADVICE not in summary(run, "-", Style(False))
+
+
+def test_fixture_lines_are_never_scored_as_checks():
+    from grader.grade.results import SET_UP
+    from grader.harness.fixtures import FIXTURE_TITLES
+    assert set(FIXTURE_TITLES) <= SET_UP

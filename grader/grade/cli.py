@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..exercises import all_exercises
-from .pool import DEFAULT_LIMITS
+from .runs import DEFAULT_LIMITS
 
 __all__ = ["add_parsers", "pick_exercises"]
 

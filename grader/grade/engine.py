@@ -16,9 +16,8 @@ from ..exercises import Exercise
 from ..report import timing_failed
 from . import results, runs
 from .cache import ResultCache, run_key
-from .pool import DEFAULT_LIMITS
 from .progress import Progress
-from .submissions import Limits, Submission, find_submissions, materialize
+from .submissions import Limits, find_submissions, materialize
 
 __all__ = ["Options", "grade_class", "rerun_reason", "student_seed"]
 
@@ -34,7 +33,7 @@ class Options:
     roster: dict | None = None
     backend: str = "local"
     broker: str = ""
-    limits: dict = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    limits: dict = field(default_factory=lambda: dict(runs.DEFAULT_LIMITS))
     unpack: Limits = field(default_factory=Limits)
     progress_stream: object = None
 

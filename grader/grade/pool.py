@@ -18,13 +18,9 @@ from ..stage import write_stage
 from . import runs
 from .zygote import Zygote
 
-__all__ = ["LocalPool", "DEFAULT_LIMITS"]
+__all__ = ["LocalPool"]
 
 _APPS = re.compile(r"INSTALLED_APPS\s*=\s*[\[(].*?[\])]", re.S)
-
-DEFAULT_LIMITS = {"limit": 90.0, "load_limit": 20.0, "check_limit": 20.0, "memory_mb": 1024,
-                  "processes": 128, "output_bytes": 1 << 20}
-
 
 # A checker run spends about half its time waiting (for the worker thread, the 1 s email, the
 # index rebuild): 0.3-0.45 s of CPU per second of wall time, so two runs per core keep the
@@ -82,7 +78,7 @@ class LocalPool:
         first = all_exercises()[0].number
         for n, folder in enumerate(stages):
             job = {"id": f"warm-up:{n}", "exercise": first, "seed": 1, "content_hash": "",
-                   "limits": DEFAULT_LIMITS, "warm_up": True}
+                   "limits": runs.DEFAULT_LIMITS, "warm_up": True}
             self.submit(job, folder, db_cache=pristine)
         while self._running:
             self.wait(1.0)

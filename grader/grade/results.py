@@ -18,14 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import report
-from ..exercises import Exercise, find_exercise
+from ..exercises import Exercise
+from ..runner import SET_UP_LINES
 from .runs import from_data
 from .submissions import Submission
 
 __all__ = ["Graded", "check_count", "score", "write_all", "SCHEMA"]
 
 SCHEMA = "encore-grade-results/1"
-SET_UP = {"loads", "broker", "collect", "internal", "celery_app", "worker"}
+# Lines that are not checks of the exercise: the run's set-up, the checker's own trouble
+# (collect, internal), and a shared fixture that broke (reported once, on its own line).
+# Lines that are not checks of the exercise: the run's set-up, the checker's own failures, and
+# the harness's fixture lines (harness/fixtures.py FIXTURE_TITLES; a test keeps them in step).
+SET_UP = {*SET_UP_LINES, "collect", "internal", "celery_app", "worker", "flower"}
 _PLAIN = report.Style(False)
 
 
@@ -40,10 +45,15 @@ def _checks(result: dict) -> list[dict]:
     return [r for r in result["records"] if r.get("event") == "check" and r["id"] not in SET_UP]
 
 
+def _points(exercise: Exercise):
+    """What the exercise is worth: ``points`` in its exercise.toml, else 10."""
+    return exercise.meta.get("points", 10)
+
+
 def score(exercise: Exercise, result: dict) -> float:
     total = check_count(exercise)
     passed = len({c["id"] for c in _checks(result) if c["status"] == "passed"})
-    points = float(exercise.meta.get("points", 10))
+    points = float(_points(exercise))
     return round(points * min(passed, total) / total, 2) if total else 0.0
 
 
@@ -95,7 +105,7 @@ def _feedback_lines(graded: Graded, exercises: list[Exercise]) -> list[str]:
         replay = f"make check EX={exercise.number} SEED={graded.seed}"
         lines += [""] + report.header(
             f"Exercise {exercise.number} · {exercise.title} · "
-            f"{_number(graded.score(exercise))}/{_number(exercise.meta.get('points', 10))} points",
+            f"{_number(graded.score(exercise))}/{_number(_points(exercise))} points",
             sub.layout == "repository" and "starter_project" or "your project", _PLAIN)
         lines += [line for record in run.checks for line in report.check_lines(record, _PLAIN)]
         lines += report.summary(run, replay, _PLAIN)
@@ -119,7 +129,7 @@ def _student_data(graded: Graded, exercises: list[Exercise]) -> dict:
                   for r in result["records"] if r.get("event") == "check"]
         data["exercises"].append({
             "number": exercise.number, "score": graded.score(exercise),
-            "points": exercise.meta.get("points", 10), "outcome": result["outcome"],
+            "points": _points(exercise), "outcome": result["outcome"],
             "problem": result["problem"], "duration": round(result["duration"], 3),
             "seed": result["seed"], "broker": result["broker"], "cached":
             exercise.number in graded.cached, "rerun": result.get("rerun", ""),
@@ -132,9 +142,9 @@ def _student_data(graded: Graded, exercises: list[Exercise]) -> dict:
 def _gradebook(path: Path, class_: list[Graded], exercises: list[Exercise]) -> None:
     with open(path, "w", newline="") as handle:
         out = csv.writer(handle)
-        max_total = sum(float(e.meta.get("points", 10)) for e in exercises)
+        max_total = sum(float(_points(e)) for e in exercises)
         out.writerow(["student", "student_id", "submission", "status"]
-                     + [f"{e.number} (/{_number(e.meta.get('points', 10))})" for e in exercises]
+                     + [f"{e.number} (/{_number(_points(e))})" for e in exercises]
                      + [f"total (/{_number(max_total)})"])
         for graded in class_:
             sub = graded.submission
@@ -201,7 +211,7 @@ def write_all(out: Path, class_: list[Graded], exercises: list[Exercise], meta: 
     _gradebook(out / "gradebook.csv", class_, exercises)
     document = {"schema": SCHEMA, **meta,
                 "exercises": [{"number": e.number, "title": e.title,
-                               "points": e.meta.get("points", 10), "checks": check_count(e)}
+                               "points": _points(e), "checks": check_count(e)}
                               for e in exercises],
                 "students": [_student_data(g, exercises) for g in class_]}
     (out / "results.json").write_text(json.dumps(document, indent=1, ensure_ascii=False))
@@ -220,7 +230,3 @@ def write_all(out: Path, class_: list[Graded], exercises: list[Exercise], meta: 
             "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
             "pre{white-space:pre-wrap;background:#f6f6f6;padding:1rem}</style>"
             f"<h1>Feedback: {html.escape(name)}</h1><pre>{html.escape(text)}</pre></html>\n")
-
-
-def exercises_for(numbers: list[str]) -> list[Exercise]:
-    return [find_exercise(n) for n in numbers]

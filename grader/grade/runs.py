@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..exercises import find_exercise
-from ..runner import CheckRun
+from ..runner import CHECK_LIMIT, DEFAULT_LIMIT, LOAD_LIMIT, CheckRun
 
-__all__ = ["as_data", "from_data", "failed_run"]
+__all__ = ["as_data", "from_data", "failed_run", "DEFAULT_LIMITS"]
+
+# A run's limits, as a job carries them (``python -m grader grade`` --timeout, --memory, ...).
+DEFAULT_LIMITS = {"limit": DEFAULT_LIMIT, "load_limit": LOAD_LIMIT, "check_limit": CHECK_LIMIT,
+                  "memory_mb": 1024, "processes": 128, "output_bytes": 1 << 20}
 
 _FIELDS = ("seed", "records", "broker", "duration", "outcome", "problem", "log")
 

@@ -25,6 +25,8 @@ import resource
 import signal
 import socket
 import struct
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +127,7 @@ def apply_limits(memory_mb: int, processes: int, use_nproc: bool) -> None:
 def clean_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
     """The whole environment student code gets: an allow-list, never the instructor's own."""
     env = {k: os.environ[k] for k in _ENV_KEPT if k in os.environ}
-    bin_dir = os.path.dirname(os.path.abspath(os.sys.executable))
+    bin_dir = os.path.dirname(os.path.abspath(sys.executable))
     env.update(PATH=f"{bin_dir}:{_SAFE_PATH}", HOME=str(home), TMPDIR=str(home),
                PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1",
                PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
@@ -148,7 +150,6 @@ class PidsCgroup:
 
     def remove(self) -> None:
         """End whatever is still in the cgroup, then remove it (for at most 2 s)."""
-        import time
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:
             try:

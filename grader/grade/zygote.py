@@ -201,35 +201,33 @@ class _Output:
 
 def _watch(run: CheckRun, child: _Child, results: int, out: int, output: _Output,
            deadline: float) -> None:
-    """Read records and output until the run ends or ``deadline`` passes."""
+    """Read records and output until the run ends or ``deadline`` passes.
+
+    Like runner.collect, but for two pipes at once: the output must be read while the run goes
+    on, or the run blocks once the pipe is full.
+    """
     reader = RecordReader(run)
-    open_fds = {results, out}
-    while results in open_fds and not output.flooded:
-        left = deadline - time.monotonic()
+    open_fds, until = {results, out}, deadline
+    while open_fds and not output.flooded:
+        left = until - time.monotonic()
         if left <= 0:
-            run.outcome = "timed out"
-            return
-        ready, _, _ = select.select(list(open_fds), [], [], min(left, 0.5))
+            break
+        ready, _, _ = select.select(list(open_fds), [], [], left)
         for fd in ready:
             chunk = os.read(fd, 65536)
             if not chunk:
                 open_fds.discard(fd)
+                if fd == results:  # the checker has reported; its output may still be draining
+                    until = min(deadline, time.monotonic() + 2)
             elif fd == results:
                 reader.feed(chunk)
             else:
                 output.add(chunk)
-    # The checker has reported; its output may still be draining (briefly).
-    grace = min(deadline, time.monotonic() + 2)
-    while out in open_fds and not output.flooded and child.poll() is None:
-        ready, _, _ = select.select([out], [], [], max(0.0, grace - time.monotonic()))
-        if not ready:
-            break
-        chunk = os.read(out, 65536)
-        if not chunk:
-            break
-        output.add(chunk)
+    if results in open_fds and not output.flooded:
+        run.outcome = "timed out"
+        return
     try:
-        child.wait(max(0.1, min(deadline, grace) - time.monotonic()))
+        child.wait(max(0.1, min(until, time.monotonic() + 2) - time.monotonic()))
     except subprocess.TimeoutExpired:
         if time.monotonic() >= deadline:
             run.outcome = "timed out"
