@@ -72,8 +72,9 @@ def stage(args) -> int:
     except StageError as exc:
         print(exc, file=sys.stderr)
         return 2
-    what = ", ".join(applied) if applied else "no solutions (the pristine starter)"
-    print(f"Wrote stage {number:02d} to {args.dest}: starter_project plus {what}.")
+    what = f"starter_project plus {', '.join(applied)}" if applied else "the starter"
+    print(f"Wrote stage {number:02d} to {args.dest}: {what}, as committed in git (your own "
+          "edits in the working folder are not in it).")
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.exercises import REPO, all_exercises
+from grader.stage import committed_course
 
 EXERCISES = all_exercises()
 IDS = [e.name for e in EXERCISES]
@@ -99,7 +100,7 @@ def test_lesson_code_is_the_solution_code(exercise, name, body, stages):
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_starter_marks_what_each_exercise_changes(exercise):
-    starter = REPO / "starter_project"
+    starter = committed_course() / "starter_project"
     changed = [f.relative_to(exercise.solution) for f in exercise.solution.rglob("*")
                if f.is_file() and (starter / f.relative_to(exercise.solution)).is_file()]
     marker = f"TODO(exercise {exercise.number})"

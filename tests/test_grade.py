@@ -229,10 +229,13 @@ def test_seeds_and_progress_are_plain_and_stable(capsys):
 
 
 def _recorded(*checks, rerun=""):
+    """Records of checks given as (status, timed[, timing]): ``timing`` says whether a failure
+    was a duration over its threshold (``fail(..., timing=True)``); it is, unless told."""
     records = [{"event": "check", "id": "loads", "title": "loads", "status": "passed"}]
     records += [{"event": "check", "id": f"test_{n}", "title": f"check {n}", "status": status,
-                 **({"timed": True} if timed else {})}
-                for n, (status, timed) in enumerate(checks)]
+                 **({"timed": True} if timed else {}),
+                 **({"timing": (rest or (True,))[0]} if status == "failed" else {})}
+                for n, (status, timed, *rest) in enumerate(checks)]
     return {"records": records, "outcome": "completed", "rerun": rerun}
 
 
@@ -242,12 +245,16 @@ def test_only_runs_with_a_failed_timing_check_are_run_again():
     assert rerun_reason(_recorded(("failed", True), ("passed", False), rerun="before")) == ""
     reason = rerun_reason(_recorded(("passed", False), ("failed", True), ("timed out", True)))
     assert reason.startswith('Re-run alone: the timing checks "check 1", "check 2" failed')
+    # A wrong value in a timed check is not a timing failure: no re-run.
+    assert rerun_reason(_recorded(("failed", True, False))) == ""
 
 
 def test_make_check_says_to_run_a_failed_timing_check_again():
     run = CheckRun(find_exercise("02"), REPO, 1, records=_recorded(("failed", True))["records"])
     assert TIMING_ADVICE in summary(run, "-", Style(False))
     run.records = _recorded(("failed", False))["records"]
+    assert TIMING_ADVICE not in summary(run, "-", Style(False))
+    run.records = _recorded(("failed", True, False))["records"]
     assert TIMING_ADVICE not in summary(run, "-", Style(False))
 
 

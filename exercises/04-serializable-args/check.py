@@ -127,7 +127,7 @@ def test_registration_answers_at_once(project, celery_app, worker, client, playl
              lesson="#step-2-enqueue-it-from-the-view", timing=not waited)
     expect(len(messages) == 1, f"Registering published {len(messages)} fetch_spotify_genres "
            "message(s).", "exactly one, for the new artist",
-           lesson="#step-2-enqueue-it-from-the-view", timing=False)
+           lesson="#step-2-enqueue-it-from-the-view")
     registered.update(artist=artist, message=messages[0], playlist=playlist, began=began,
                       seen=received.wait_for(messages[0].id, within=5))
 

@@ -62,7 +62,7 @@ def test_task_events(project, celery_app, worker, flower):
     fail(observed, f"all four events: {_words(EVENTS)}",
          "Set " + "; and ".join(fixes) + ". (Flower itself would switch the worker's events on "
          "every few seconds; this check doesn't, so your settings alone count.)",
-         lesson="#step-1-turn-task-events-on")
+         lesson="#step-1-turn-task-events-on", timing=bool(seen))
 
 
 def _backend_states(celery_app, task) -> list[str]:

@@ -35,10 +35,26 @@ _PLAIN = report.Style(False)
 
 
 @functools.cache
-def check_count(exercise: Exercise) -> int:
+def _scored(exercise: Exercise) -> frozenset[str]:
+    """The checks that carry points: the checker's ``test_*`` functions but its ``@guard`` ones,
+    read from the instructor's check.py (never from what a run reports about itself)."""
     tree = ast.parse(exercise.checker.read_text())
-    return sum(1 for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-               and node.name.startswith("test_"))
+    return frozenset(
+        node.name for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.name.startswith("test_")
+        and not any(_names(d) == "guard" for d in node.decorator_list))
+
+
+def _names(decorator: ast.expr) -> str:
+    """The name a decorator ends with: ``guard`` for ``@guard`` and ``@harness.guard``."""
+    if isinstance(decorator, ast.Call):
+        decorator = decorator.func
+    return getattr(decorator, "attr", None) or getattr(decorator, "id", "")
+
+
+def check_count(exercise: Exercise) -> int:
+    return len(_scored(exercise))
 
 
 def _checks(result: dict) -> list[dict]:
@@ -51,8 +67,9 @@ def _points(exercise: Exercise):
 
 
 def score(exercise: Exercise, result: dict) -> float:
-    total = check_count(exercise)
-    passed = len({c["id"] for c in _checks(result) if c["status"] == "passed"})
+    scored = _scored(exercise)
+    total = len(scored)
+    passed = len({c["id"] for c in _checks(result) if c["status"] == "passed"} & scored)
     points = float(_points(exercise))
     return round(points * min(passed, total) / total, 2) if total else 0.0
 

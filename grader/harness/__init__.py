@@ -4,6 +4,6 @@ Checkers use it through its pytest plugin (``grader.harness.plugin``), which exp
 as a fixture; the CLI and the instructors' grader run checkers in their own processes.
 """
 
-from .failures import CheckFailed, expect, fail, needs, timed
+from .failures import CheckFailed, expect, fail, guard, needs, timed
 
-__all__ = ["CheckFailed", "expect", "fail", "needs", "timed"]
+__all__ = ["CheckFailed", "expect", "fail", "guard", "needs", "timed"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-__all__ = ["CheckFailed", "CheckTimedOut", "fail", "expect", "needs", "timed"]
+__all__ = ["CheckFailed", "CheckTimedOut", "fail", "expect", "guard", "needs", "timed"]
 
 
 class CheckFailed(AssertionError):
     """A check saw something other than what the exercise asks for."""
 
     def __init__(self, observed: str, expected: str, hint: str | None = None,
-                 lesson: str | None = None, timing: bool = True):
+                 lesson: str | None = None, timing: bool = False):
         super().__init__(observed)
         self.observed = observed
         self.expected = expected
@@ -28,18 +28,20 @@ class CheckTimedOut(BaseException):
 
 
 def fail(observed: str, expected: str, hint: str | None = None,
-         lesson: str | None = None, timing: bool = True) -> NoReturn:
+         lesson: str | None = None, timing: bool = False) -> NoReturn:
     """Stop the current check with a failure a student can act on.
 
     ``lesson`` is an anchor in the exercise's lesson (``"#step-2-call-delay"``) or a path under
-    ``lessons/`` with an anchor. ``timing=False``, in a check marked ``@timed``: this failure
-    does not depend on how busy the machine is (a wrong status code...), so it is not re-run.
+    ``lessons/`` with an anchor. ``timing=True``, in a check marked ``@timed``: this failure is a
+    measured duration over its threshold, which a very busy machine can cause, so the student
+    is told to run it again and the grader re-runs it alone. Every other failure (a wrong value,
+    a missing setting) says nothing about time.
     """
     raise CheckFailed(observed, expected, hint, lesson, timing)
 
 
 def expect(condition: object, observed: str, expected: str, hint: str | None = None,
-           lesson: str | None = None, timing: bool = True) -> None:
+           lesson: str | None = None, timing: bool = False) -> None:
     """Fail with these words unless ``condition`` holds."""
     if not condition:
         fail(observed, expected, hint, lesson, timing)
@@ -62,10 +64,23 @@ def timed(check):
     fails, `make check` suggests running it again, and the instructors' grader runs that
     (submission, exercise) again, alone, and keeps the second result. A generous wait
     (``wait_for(within=5)``) does not make a check timed; a threshold close to what a correct
-    answer takes does. Use it bare, above the function: ``@timed``. Failures in it that cannot
-    depend on the machine's load can say so with ``fail(..., timing=False)`` (or ``expect``):
-    those are not re-run.
+    answer takes does. Use it bare, above the function: ``@timed``. Only the failures raised with
+    ``fail(..., timing=True)`` (or ``expect``), a duration over its threshold, count as timing
+    failures; a wrong value in the same check is an ordinary failure.
     """
     import pytest
 
     return pytest.mark.timed(check)
+
+
+def guard(check):
+    """Mark a check that a project already passes before this exercise (on stage NN-1).
+
+    It still runs, and a failure still fails the exercise (it guards what earlier exercises
+    built), but it carries no points and is not counted as passed: points are for the work of
+    this exercise. The course's tests prove that stage NN-1 passes no unguarded check of NN.
+    Use it bare, above the function: ``@guard``.
+    """
+    import pytest
+
+    return pytest.mark.guard(check)

@@ -88,6 +88,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "limit(seconds): this check's time limit")
     config.addinivalue_line("markers", "timed: this check's verdict depends on a duration it "
                             "measures (see grader.harness.timed)")
+    config.addinivalue_line("markers", "guard: this check already passes before the exercise: "
+                            "no points (see grader.harness.guard)")
     config.pluginmanager.register(fixtures, "grader.harness.fixtures")
     _run = _Run()
 
@@ -308,6 +310,8 @@ def _record(item, reports, limit) -> dict:
         record["lesson"] = _lesson_link(item, record.get("lesson"))
     if item.get_closest_marker("timed"):
         record["timed"] = True
+    if item.get_closest_marker("guard"):
+        record["guard"] = True
     return record
 
 
@@ -324,7 +328,7 @@ def _explain(exc: BaseException, item, limit: float) -> dict:
     if isinstance(exc, CheckFailed):
         return {"status": "failed", "observed": exc.observed, "expected": exc.expected,
                 "hint": exc.hint, "lesson": exc.lesson, "fixture": getattr(exc, "fixture", None),
-                **({} if exc.timing else {"timing": False})}
+                "timing": bool(exc.timing)}
     if isinstance(exc, CheckTimedOut):
         frames = student_frames(exc.__traceback__, root)
         where = (f" It was running this code of yours:\n{format_frames(frames[-3:], root)}"

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 from grader.exercises import REPO
-from grader.stage import write_stage
+from grader.stage import committed_course, write_stage
 
 __all__ = ["build_class", "stage_into", "zip_folder"]
 
@@ -120,7 +120,7 @@ def build_class(root: Path, out: Path) -> dict[str, tuple[str, dict[str, float],
     expect["frank"] = ("graded", {"02": 0}, ["SyntaxError"])
 
     gina = root / "gina"  # the apps without the project around them
-    shutil.copytree(REPO / "starter_project" / "music", gina / "music")
+    shutil.copytree(committed_course() / "starter_project" / "music", gina / "music")
     expect["gina"] = ("not gradable", {"01": 0}, ["no manage.py"])
 
     (root / "hugo").mkdir()
