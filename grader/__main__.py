@@ -46,6 +46,13 @@ def check(args) -> int:
         print(exc.message, file=sys.stderr)
         return 2
     broker = args.broker or os.environ.get("REDIS_URL") or None
+    if broker:
+        from .harness.broker import BrokerUnreachable, checkable
+        try:
+            checkable(broker, "BROKER" if args.broker else "REDIS_URL")
+        except BrokerUnreachable as exc:
+            print(f"{exc}\n{exc.hint}", file=sys.stderr)
+            return 2
     seed = args.seed if args.seed is not None else random.randrange(1, 100_000)
     exercises = [find_exercise(args.exercise)] if args.exercise else all_exercises()
     runs = []

@@ -11,7 +11,7 @@ from celery import Celery
 from celery.schedules import crontab
 
 from grader.exercises import UnknownExercise, all_exercises, find_exercise
-from grader.harness.broker import BrokerUnreachable, EmbeddedRedis, _dedicated, ping, redact
+from grader.harness.broker import BrokerUnreachable, EmbeddedRedis, checkable, ping, redact
 from grader.harness.clock import BeatClock
 from grader.harness.fake import Fake
 from grader.harness.tracebacks import student_traceback
@@ -52,9 +52,11 @@ def test_unreachable_broker_says_what_to_do_within_the_timeout():
 
 
 def test_checks_never_use_database_zero_and_never_print_passwords():
-    assert _dedicated("redis://h:6379") == "redis://h:6379/15"
-    assert _dedicated("redis://h:6379/0") == "redis://h:6379/15"
-    assert _dedicated("redis://h:6379/9") == "redis://h:6379/9"
+    assert checkable("redis://h:6379/9") == "redis://h:6379/9"
+    for url in ("redis://h:6379", "redis://h:6379/", "redis://h:6379/0"):
+        with pytest.raises(BrokerUnreachable) as refused:
+            checkable(url)
+        assert "BROKER=redis://h:6379/9" in refused.value.hint, refused.value.hint
     assert redact("redis://:s3cret@h:6379/2") == "redis://:***@h:6379/2"
 
 

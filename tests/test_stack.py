@@ -12,6 +12,8 @@ from pathlib import Path
 
 from grader.exercises import REPO
 
+from .services import real_redis
+
 ENV = {k: v for k, v in os.environ.items()
        if k not in ("REDIS_URL", "FLOWER_BASIC_AUTH", "FLOWER_PORT", "PORT", "NO_COLOR")}
 
@@ -84,7 +86,8 @@ def test_make_flower_explains_a_taken_port_and_a_missing_broker(stage_copy):
         port = taken.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "grader", "flower", "--project", str(project)], cwd=REPO,
-            env=dict(ENV, FLOWER_PORT=str(port), REDIS_URL="redis://127.0.0.1:6379/9"),
+            env=dict(ENV, FLOWER_PORT=str(port),
+                     REDIS_URL=f"{real_redis() or 'redis://127.0.0.1:9'}/9"),
             capture_output=True, text=True, timeout=30)
     if "does not answer" not in result.stderr:  # no Redis here: the port is checked after it
         assert result.returncode == 1 and f"Port {port} is taken" in result.stderr, result.stderr

@@ -15,10 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-__all__ = ["Broker", "BrokerUnreachable", "EmbeddedRedis", "open_broker", "ping"]
+__all__ = ["Broker", "BrokerUnreachable", "EmbeddedRedis", "checkable", "open_broker", "ping"]
 
-# The checker never touches database 0, where a student's own project keeps its queue.
-CHECK_DB = 15
 PING_TIMEOUT = 1.0
 
 
@@ -144,26 +142,37 @@ def ping(url: str, timeout: float = PING_TIMEOUT) -> redis.Redis:
     return client
 
 
-def _dedicated(url: str) -> str:
-    parts = urlsplit(url)
-    db = parts.path.strip("/") or "0"
-    if db == "0":
-        parts = parts._replace(path=f"/{CHECK_DB}")
-    return urlunsplit(parts)
+def checkable(url: str, named_by: str = "BROKER") -> str:
+    """``url`` if a check may empty the database it names; else BrokerUnreachable saying which
+    database to give. Database 0 (also what a URL without one means) is where a project keeps
+    its own queue and results, so a check never empties it, nor guesses another one."""
+    if not url.startswith(("redis://", "rediss://")):
+        ping(url)  # raises, with the words for a URL that is not Redis's
+    db = urlsplit(url).path.strip("/")
+    if db.isdigit() and db != "0":
+        return url
+    server = urlunsplit(urlsplit(url)._replace(path="", query="", fragment=""))
+    where = f"names database {db}" if db else "names no database, which means database 0"
+    raise BrokerUnreachable(
+        f"{named_by}={redact(url)} {where}, where a project keeps its own queue and results; "
+        "a check empties the database it runs on first, so it will not use that one.",
+        f"Name a database this check may empty, for example BROKER={redact(server)}/9"
+        + (" (BROKER wins over REDIS_URL), or unset REDIS_URL" if named_by == "REDIS_URL"
+           else ", or leave BROKER out") + " to use the embedded broker.")
 
 
 @contextmanager
 def open_broker(url: str | None = None, timeout: float = PING_TIMEOUT):
     """The broker for one check run: the embedded server, or the Redis at ``url``.
 
-    A real Redis is used on a dedicated database, flushed first: the one in the URL, or
-    database 15 when the URL names database 0 (where a project keeps its own queue).
+    A real Redis is used on the database the URL names, flushed first; database 0 is refused
+    (see ``checkable``).
     """
     if not url:
         with EmbeddedRedis() as server:
             yield Broker(server.url(0), "embedded fakeredis", True)
         return
-    url = _dedicated(url)
+    url = checkable(url)
     client = ping(url, timeout)
     client.flushdb()
     client.close()
