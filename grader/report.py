@@ -37,7 +37,9 @@ def _block(label: str, text: str, width: int = 92) -> list[str]:
     lines = []
     for n, paragraph in enumerate(str(text).strip().splitlines() or [""]):
         lead = f"      {label:<9} " if n == 0 else " " * 16
-        wrapped = textwrap.wrap(paragraph, width - 16) or [""]
+        # Never split a word: a path or a link cut at a hyphen no longer opens.
+        wrapped = textwrap.wrap(paragraph, width - 16, break_on_hyphens=False,
+                                break_long_words=False) or [""]
         if paragraph.startswith(" "):  # code and tracebacks keep their shape
             wrapped = [paragraph]
         for k, chunk in enumerate(wrapped):
