@@ -48,19 +48,30 @@ INACTIVE_AFTER = timedelta(days=30)
 
 @shared_task
 def remind_inactive_artists():
-    """Email every artist with nothing new for 30 days; return how many were emailed.
+    """Email every artist with nothing new for 30 days, once per 30 days; return how many.
 
     Beat runs this every 24 hours (CELERY_BEAT_SCHEDULE in config/settings.py).
     """
-    cutoff = timezone.now() - INACTIVE_AFTER
+    now = timezone.now()  # read on every run: a worker runs for weeks
+    cutoff = now - INACTIVE_AFTER
+    not_reminded_lately = Q(last_reminded_at__isnull=True) | Q(last_reminded_at__lt=cutoff)
     inactive = Artist.objects.annotate(newest_album=Max("albums__created_at")).filter(
         # Their newest album is older than 30 days...
         Q(newest_album__lt=cutoff)
         # ...or they have no album at all, and joined more than 30 days ago.
-        | Q(newest_album__isnull=True, joined_at__lt=cutoff)
+        | Q(newest_album__isnull=True, joined_at__lt=cutoff),
+        not_reminded_lately,
     )
     count = 0
     for artist in inactive:
+        # Claim the artist first: this UPDATE changes the row only if nobody reminded them
+        # since we looked, so of two runs at once (a second beat, a redelivered message)
+        # exactly one gets 1 back and sends the email.
+        claimed = Artist.objects.filter(not_reminded_lately, pk=artist.pk).update(
+            last_reminded_at=now
+        )
+        if not claimed:
+            continue
         send_mail(
             subject="We miss your music on Encore",
             message=(

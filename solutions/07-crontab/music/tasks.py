@@ -49,19 +49,30 @@ INACTIVE_AFTER = timedelta(days=30)
 
 @shared_task
 def remind_inactive_artists():
-    """Email every artist with nothing new for 30 days; return how many were emailed.
+    """Email every artist with nothing new for 30 days, once per 30 days; return how many.
 
     Beat runs this every 24 hours (CELERY_BEAT_SCHEDULE in config/settings.py).
     """
-    cutoff = timezone.now() - INACTIVE_AFTER
+    now = timezone.now()  # read on every run: a worker runs for weeks
+    cutoff = now - INACTIVE_AFTER
+    not_reminded_lately = Q(last_reminded_at__isnull=True) | Q(last_reminded_at__lt=cutoff)
     inactive = Artist.objects.annotate(newest_album=Max("albums__created_at")).filter(
         # Their newest album is older than 30 days...
         Q(newest_album__lt=cutoff)
         # ...or they have no album at all, and joined more than 30 days ago.
-        | Q(newest_album__isnull=True, joined_at__lt=cutoff)
+        | Q(newest_album__isnull=True, joined_at__lt=cutoff),
+        not_reminded_lately,
     )
     count = 0
     for artist in inactive:
+        # Claim the artist first: this UPDATE changes the row only if nobody reminded them
+        # since we looked, so of two runs at once (a second beat, a redelivered message)
+        # exactly one gets 1 back and sends the email.
+        claimed = Artist.objects.filter(not_reminded_lately, pk=artist.pk).update(
+            last_reminded_at=now
+        )
+        if not claimed:
+            continue
         send_mail(
             subject="We miss your music on Encore",
             message=(
@@ -77,23 +88,38 @@ def remind_inactive_artists():
     return count
 
 
-DIGEST_WINDOW = timedelta(days=7)
+def digest_week(now):
+    """The week the latest digest covers: Monday 07:30 to Monday 07:30, in TIME_ZONE.
+
+    Beat sends the digest then (the crontab in config/settings.py). The days are counted on
+    the local calendar, so a week with a change of clocks lasts 167 or 169 hours, and each
+    album falls in exactly one week.
+    """
+    # Local time, in a zoneinfo zone: adding days to it keeps the wall-clock time and finds
+    # that day's own UTC offset. The same sum on timezone.now() (UTC) adds 168 hours.
+    local = timezone.localtime(now)
+    end = local.replace(hour=7, minute=30, second=0, microsecond=0)
+    end -= timedelta(days=local.weekday())  # this week's Monday
+    if end > local:
+        end -= timedelta(days=7)  # Monday before 07:30: that digest is not due yet
+    return end - timedelta(days=7), end
 
 
 @shared_task
 def send_weekly_digest():
-    """Email each DIGEST_RECIPIENTS address the albums of the last 7 days; return how many emails.
+    """Email each DIGEST_RECIPIENTS address the albums of the week; return how many emails.
 
     Beat runs this on Mondays at 07:30 in TIME_ZONE (CELERY_BEAT_SCHEDULE in config/settings.py).
     """
-    since = timezone.now() - DIGEST_WINDOW
-    albums = Album.objects.filter(created_at__gte=since).select_related("artist")
-    albums = albums.order_by("created_at", "pk")
+    start, end = digest_week(timezone.now())
+    albums = Album.objects.filter(created_at__gte=start, created_at__lt=end)
+    albums = albums.select_related("artist").order_by("created_at", "pk")
+    week = f"from {start:%A %d %B %H:%M} to {end:%A %d %B %H:%M}"
     if albums:
         lines = [f"- “{album.title}” by {album.artist.name}" for album in albums]
-        body = "New on Encore in the last 7 days:\n\n" + "\n".join(lines)
+        body = f"New on Encore {week}:\n\n" + "\n".join(lines)
     else:
-        body = "There were no new albums on Encore in the last 7 days."
+        body = f"There were no new albums on Encore {week}."
     for address in settings.DIGEST_RECIPIENTS:
         # One email per address: recipients do not see each other's addresses.
         send_mail(

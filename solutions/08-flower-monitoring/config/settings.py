@@ -187,6 +187,10 @@ CELERY_BEAT_SCHEDULE = {
     "remind-inactive-artists": {
         "task": "music.tasks.remind_inactive_artists",
         "schedule": timedelta(hours=24),
+        # A run no worker has started within 12 hours is dropped (it shows as REVOKED):
+        # after an outage the worker runs no pile of stale reminders, and tomorrow's run
+        # catches up. Seconds, as Celery wants them here.
+        "options": {"expires": 12 * 60 * 60},
     },
     "weekly-digest": {
         "task": "music.tasks.send_weekly_digest",
