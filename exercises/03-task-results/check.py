@@ -1,17 +1,22 @@
 """Exercise 03 · Task results and a status endpoint."""
 
 import json
+import re
+import threading
 import time
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 from django.test import override_settings
 from django.urls import NoReverseMatch, reverse
 
-from grader.harness import expect, fail, needs, timed
+from grader.harness import expect, fail, guard, needs, timed
 
 PER_ALBUM = 0.25  # seconds SEARCH_INDEX_DELAY makes each album take
 FAST = 0.5  # seconds a view may take to answer
+TASK = "search.tasks.rebuild_search_index"
+FINISHED = ("SUCCESS", "FAILURE", "REVOKED")  # celery.states.READY_STATES
 started = {}  # what the POST to /search/rebuild/ answered, for the checks that follow it
 
 
@@ -20,6 +25,39 @@ def slow_index():
     """Each album takes PER_ALBUM seconds to index, from the POST until the status check."""
     with override_settings(SEARCH_INDEX_DELAY=PER_ALBUM):
         yield
+
+
+class Done:
+    """Task ids the worker is completely done with: after task_postrun or task_revoked.
+
+    Connected after the project's own receivers, so theirs (a lock released in task_postrun,
+    say) have run by the time an id shows up here: no race with the next POST.
+    """
+
+    def __init__(self):
+        self.ids = set()
+        self._changed = threading.Condition()
+
+    def _add(self, task_id=None, request=None, **_):
+        with self._changed:
+            self.ids.add(task_id or getattr(request, "id", None))
+            self._changed.notify_all()
+
+    def wait(self, task_id, within):
+        with self._changed:
+            return self._changed.wait_for(lambda: task_id in self.ids, within)
+
+
+@pytest.fixture(scope="module")
+def done():
+    from celery.signals import task_postrun, task_revoked
+
+    recorder = Done()
+    task_postrun.connect(recorder._add, weak=False)
+    task_revoked.connect(recorder._add, weak=False)
+    yield recorder
+    task_postrun.disconnect(recorder._add)
+    task_revoked.disconnect(recorder._add)
 
 
 def _albums(fake, count):
@@ -39,18 +77,109 @@ def _json(response, what):
 
 
 def _task(project):
-    return project.task("search.tasks.rebuild_search_index", exercise="03",
+    return project.task(TASK, exercise="03",
                         expected="@shared_task def rebuild_search_index() in search/tasks.py",
                         lesson="#step-1-a-task-that-returns-a-value")
+
+
+def _post(client, what="POST /search/rebuild/"):
+    """POST a rebuild; return the id it answered."""
+    response = client.post("/search/rebuild/")
+    expect(response.status_code == 202, f"{what} answered {response.status_code}.",
+           "202 Accepted with the task's id", lesson="#step-2-answer-202-with-the-task-id")
+    body = _json(response, what)
+    expect("task_id" in body, f"{what} answered {body}, with no task_id.",
+           '{"task_id": ..., "status_url": ...}', lesson="#step-2-answer-202-with-the-task-id")
+    return body["task_id"]
+
+
+def _finish(done, task_id, count, what):
+    """Wait until the worker is done with ``task_id`` (it rebuilds ``count`` albums)."""
+    within = count * PER_ALBUM + 10
+    if not done.wait(task_id, within):
+        fail(f"{what} ({task_id}) had not finished {within:.0f} s later.",
+             f"the worker to finish it in about {count * PER_ALBUM:.1f} s",
+             "Is the id your view answers the id of the task it started?", timing=True)
+
+
+@contextmanager
+def _held():
+    """Keep every rebuild the worker takes from starting until the block ends (at most 15 s).
+
+    The rebuild is then surely running during the POSTs in the block, however busy the
+    machine: no race between a quick rebuild and the next click.
+    """
+    from celery.signals import task_prerun
+
+    go = threading.Event()
+
+    def wait(sender=None, **_):
+        if getattr(sender, "name", None) == TASK:
+            go.wait(15)
+
+    task_prerun.connect(wait, weak=False)
+    try:
+        yield
+    finally:
+        go.set()
+        task_prerun.disconnect(wait)
+
+
+@contextmanager
+def _another_web_process():
+    """Hide what this process keeps in memory caches, as a second web process would see it.
+
+    Django's default cache (LocMemCache) lives in each process's memory: a lock there stops a
+    second click only when the same process serves it.
+    """
+    from django.conf import settings
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    hidden = []
+    for alias in settings.CACHES:
+        cache = caches[alias]
+        if isinstance(cache, LocMemCache):
+            hidden.append((cache, cache._cache, cache._expire_info))
+            cache._cache, cache._expire_info = type(cache._cache)(), {}
+    try:
+        yield bool(hidden)
+    finally:
+        for cache, data, expiry in hidden:
+            cache._cache, cache._expire_info = data, expiry
+
+
+@guard
+def test_rebuild_page_still_works(project, client, empty_db, fake):
+    """GET /search/rebuild/ still shows the page with its button"""
+    _albums(fake, fake.count(1, 3))
+    response = client.get("/search/rebuild/")
+    expect(response.status_code == 200, f"GET /search/rebuild/ answered {response.status_code}.",
+           "200 and the page with its button: only a POST starts a rebuild",
+           "Keep the GET branch of rebuild() rendering search/rebuild.html.",
+           lesson="#step-2-answer-202-with-the-task-id")
+    html = response.content.decode()
+    expect(re.search(r"<form\b", html) and re.search(r"<button\b|type=[\"']?submit", html),
+           "The page GET /search/rebuild/ has no form with a button.",
+           "the form with its button, that the page's script sends",
+           lesson="#the-page-asks-how-it-goes")
 
 
 def test_task_returns_count(project, celery_app, worker, empty_db, fake):
     """search.tasks.rebuild_search_index runs on the worker and returns the entry count"""
     from search.models import SearchEntry
 
+    task = _task(project)
+    expect(not task.ignore_result,
+           "rebuild_search_index ignores its result (ignore_result=True on the task, or "
+           "CELERY_TASK_IGNORE_RESULT in the settings): the worker stores nothing, so its "
+           "state reads PENDING for ever and its count never reaches the page.",
+           "a task whose result is stored, because the page asks for it",
+           "ignore_result=True suits fire-and-forget tasks (the feedback email), not this one.",
+           lesson="#step-1-a-task-that-returns-a-value")
     count = fake.count(2, 6)
     _albums(fake, count)
-    result = _task(project).delay()
+    result = task.delay()
     try:
         value = result.get(timeout=10)
     except Exception as exc:
@@ -68,6 +197,8 @@ def test_task_returns_count(project, celery_app, worker, empty_db, fake):
 def test_post_answers_202(project, celery_app, worker, client, slow_index, empty_db, published,
                           fake):
     """POST /search/rebuild/ answers 202 at once, with task_id and status_url"""
+    from celery.result import AsyncResult
+
     from search.models import SearchEntry
 
     count = fake.count(4, 6)
@@ -75,16 +206,24 @@ def test_post_answers_202(project, celery_app, worker, client, slow_index, empty
     began = time.monotonic()
     response = client.post("/search/rebuild/")
     took = time.monotonic() - began
-    # Whatever the machine's load: a full index and no task message mean the view rebuilt it.
-    if not published.messages and SearchEntry.objects.count() == count:
+    sent = published.of(TASK)
+    # Whatever the machine's load, these tell apart the two ways of keeping the visitor
+    # waiting: no task message and a full index, or a task already finished at the answer.
+    if not sent and SearchEntry.objects.count() == count:
         fail(f"POST /search/rebuild/ took {took:.1f} s for {count} albums, published no task "
              "and the index was already rebuilt when the answer came: the view still rebuilds "
              "the index while the visitor waits.",
              f"an answer in under {FAST} s, with a worker doing the rebuild",
              "Call rebuild_search_index.delay() in the view and answer at once.",
              lesson="#step-2-answer-202-with-the-task-id")
-    expect(took < FAST, f"POST /search/rebuild/ took {took:.1f} s for {count} albums: the view "
-           "still rebuilds the index while the visitor waits.",
+    if sent and AsyncResult(sent[0].id).ready():
+        fail(f"POST /search/rebuild/ took {took:.1f} s: the view published the task, then "
+             f"waited for its result (the task had finished, state "
+             f"{AsyncResult(sent[0].id).state}, before the answer came).",
+             f"an answer in under {FAST} s, while the worker still rebuilds",
+             "Never call .get() (or .wait()) in a view: answer with result.id at once.",
+             lesson="#step-3-a-status-endpoint")
+    expect(took < FAST, f"POST /search/rebuild/ took {took:.1f} s for {count} albums.",
            f"an answer in under {FAST} s, with a worker doing the rebuild",
            "Call rebuild_search_index.delay() in the view and answer at once.",
            lesson="#step-2-answer-202-with-the-task-id", timing=True)
@@ -100,7 +239,7 @@ def test_post_answers_202(project, celery_app, worker, client, slow_index, empty
 
 @needs(test_post_answers_202)
 @timed
-def test_status_endpoint(project, client, slow_index):
+def test_status_endpoint(project, client, slow_index, done):
     """GET /tasks/<task_id>/ reports the state, then SUCCESS with the entry count"""
     task_id, count = started["task_id"], started["count"]
     try:
@@ -112,7 +251,8 @@ def test_status_endpoint(project, client, slow_index):
     expect(urlsplit(started["status_url"]).path == url,
            f"status_url is {started['status_url']!r}.", f"the task's status URL, {url}",
            lesson="#step-2-answer-202-with-the-task-id")
-    deadline = time.monotonic() + count * PER_ALBUM + 10
+    within = count * PER_ALBUM + 10
+    deadline = time.monotonic() + within
     states = []
     while True:
         began = time.monotonic()
@@ -126,17 +266,121 @@ def test_status_endpoint(project, client, slow_index):
         expect(not missing, f"The status JSON has no {', '.join(missing)}: {body}.",
                '{"task_id": ..., "state": ..., "result": ...}', lesson="#step-3-a-status-endpoint")
         states.append(body["state"])
-        if body["state"] in ("SUCCESS", "FAILURE") or time.monotonic() > deadline:
+        if body["state"] in FINISHED or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    expect(states[0] in ("PENDING", "STARTED", "RECEIVED"),
-           f"The first answer, right after the POST, said {states[0]}.",
-           "PENDING or STARTED while the rebuild is still running")
-    expect(states[-1] == "SUCCESS", f"The states went {' → '.join(dict.fromkeys(states))}.",
+    # Any state may come first (PENDING, STARTED, a custom PROGRESS...): which one depends on
+    # when the first GET lands, so the verdict rests only on where the states end.
+    seen = " → ".join(dict.fromkeys(states))
+    if body["state"] not in FINISHED:
+        fail(f"The states went {seen}, and the task had not finished {within:.0f} s later.",
+             "the state to reach SUCCESS", "Is the worker consuming? Is the id in the answer "
+             "the id of the task the view started?", lesson="#step-3-a-status-endpoint",
+             timing=True)
+    expect(body["state"] == "SUCCESS", f"The states went {seen}: {body}.",
            "the state to reach SUCCESS", lesson="#step-3-a-status-endpoint")
     expect(body["task_id"] == task_id and body["result"] == count,
            f"The final answer was {body}.", f"task_id {task_id} and result {count}",
            lesson="#step-3-a-status-endpoint")
+    done.wait(task_id, 5)
+
+
+@needs(test_status_endpoint)
+def test_one_rebuild_at_a_time(project, client, settings, empty_db, published, done, fake):
+    """While a rebuild runs, a POST answers its id; once it is over, a POST starts a new one"""
+    settings(SEARCH_INDEX_DELAY=0)
+    count = fake.count(2, 5)
+    _albums(fake, count)
+    lesson = "#step-5-one-rebuild-at-a-time"
+    with _held():
+        first = _post(client, "The first POST /search/rebuild/")
+        second = _post(client, "A second POST, while the first rebuild runs,")
+        third = _third_post(client, published, first, second, lesson)
+    _finish(done, first, count, "The rebuild")
+    fourth = _post(client, "A POST after the rebuild had finished")
+    if fourth == first:
+        fail(f"After the rebuild {first} had finished, a new POST answered its id again and "
+             "started nothing: the lock is never released.",
+             "a new rebuild, with a new id, once the running one is over",
+             "Release the lock when the task ends, success or not (a try/finally in the "
+             "task), and give it an expiry for a worker that dies.", lesson=lesson)
+    expect(len(published.of(TASK)) == 2, f"A POST after the rebuild had finished answered a "
+           f"new id ({fourth}) but published no new task.", "a new rebuild task", lesson=lesson)
+    _finish(done, fourth, count, "The second rebuild")
+
+
+def _third_post(client, published, first, second, lesson):
+    """Judge the second POST, then POST again as another web process would."""
+    sent = published.of(TASK)
+    if len(sent) > 1:
+        fail(f"Two POSTs in a row started {len(sent)} rebuilds ({first} and {second}); "
+             "overlapping rebuilds write the same entries twice (IntegrityError: UNIQUE "
+             "constraint failed).",
+             "the second POST to answer the running rebuild's id and start nothing",
+             "Take a lock that holds the running task's id (a Redis key set with NX and an "
+             "expiry) before starting the task.", lesson=lesson)
+    expect(second == first, f"The second POST answered {second}, not the running rebuild's "
+           f"id {first}.", f"the running rebuild's id, {first}", lesson=lesson)
+    with _another_web_process() as memory:
+        third = _post(client, "A POST served by another web process")
+    if published.of(TASK)[1:] or third != first:
+        fail("A POST served by another web process (one that cannot see this process's "
+             f"memory) started another rebuild ({third}) while {first} ran"
+             + (": the lock lives in Django's local-memory cache, one per process"
+                if memory else "") + ".",
+             "a lock every web process and every worker sees",
+             "Keep the lock in Redis (redis-py's SET with nx=True, or a CACHES backend on "
+             "Redis), not in a process's memory.", lesson=lesson)
+    return third
+
+
+@needs(test_one_rebuild_at_a_time)
+def test_revoked_rebuild(project, client, settings, empty_db, published, done, fake):
+    """A revoked rebuild reads REVOKED, and a POST after it starts a new one"""
+    from celery.signals import before_task_publish
+    from celery.worker import state
+
+    settings(SEARCH_INDEX_DELAY=0)
+    _albums(fake, fake.count(1, 3))
+    lesson = "#step-5-one-rebuild-at-a-time"
+    revoked = []
+
+    def revoke(headers=None, **_):
+        # What `celery control revoke <id>` does on a worker, done in its memory before the
+        # message leaves: the worker then never runs the task, whatever the timing.
+        if (headers or {}).get("task") == TASK and not revoked:
+            revoked.append(headers["id"])
+            state.revoked.add(headers["id"])
+
+    before_task_publish.connect(revoke, weak=False)
+    try:
+        task_id = _post(client)
+    finally:
+        before_task_publish.disconnect(revoke)
+    expect(revoked == [task_id], f"The view published {revoked} but answered {task_id}.",
+           "the id of the task it started", lesson="#step-2-answer-202-with-the-task-id")
+    if not done.wait(task_id, 10):
+        fail(f"The worker did not revoke {task_id} within 10 s.", "REVOKED", timing=True)
+    url = reverse("tasks:status", args=[task_id])
+    try:
+        response = client.get(url)
+    except Exception as exc:
+        fail(f"GET {url} for a revoked task raised {type(exc).__name__}: {exc}.",
+             'an answer with "state": "REVOKED"',
+             "A revoked task's result is an exception, as a failed one's is: send "
+             "result.result only when result.successful().", lesson="#task-states")
+    body = _json(response, f"GET {url}")
+    expect(body.get("state") == "REVOKED", f"For a revoked task, GET {url} answered {body}.",
+           '"state": "REVOKED", a finished state', lesson="#task-states")
+    again = _post(client, "A POST after the rebuild was revoked")
+    if again == task_id:
+        fail(f"After the rebuild {task_id} was revoked, a new POST answered its id again and "
+             "started nothing: the lock is released only by the task's own code, which a task "
+             "revoked before it starts never runs.",
+             "a new rebuild once the running one is revoked",
+             "Release the lock in a task_revoked receiver too (or treat a lock whose task "
+             "has finished, AsyncResult(id).ready(), as free).", lesson=lesson)
+    _finish(done, again, 3, "The rebuild after the revoked one")
 
 
 @needs(test_status_endpoint)
@@ -162,3 +406,58 @@ def test_failure_shows_message_not_traceback(project, client, settings, empty_db
            f"The answer has no \"error\" with the exception's message: {body}.",
            '"error": "sleep length must be non-negative" (str(result.result))',
            lesson="#step-4-when-a-task-fails")
+
+
+def _page_script(client):
+    """The JavaScript the rebuild page runs: its <script src> files and inline scripts."""
+    from django.conf import settings
+    from django.contrib.staticfiles import finders
+
+    html = client.get("/search/rebuild/").content.decode()
+    parts, names = [], []
+    for attributes, inline in re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S):
+        src = re.search(r"""src=["']?([^"' >]+)""", attributes)
+        if not src:
+            parts.append(inline)
+            continue
+        path = urlsplit(src.group(1)).path
+        prefix = urlsplit(settings.STATIC_URL).path
+        found = path.startswith(prefix) and finders.find(path[len(prefix):])
+        if found:
+            names.append(path[len(prefix):])
+            with open(found, encoding="utf-8") as file:
+                parts.append(file.read())
+    return "\n".join(parts), names
+
+
+def _code_only(script):
+    """The script without its comments and string contents (they hold words, not logic)."""
+    script = re.sub(r"/\*.*?\*/|//[^\n]*", " ", script, flags=re.S)
+    return re.sub(r"""(["'`])(?:\\.|(?!\1).)*\1""", '""', script, flags=re.S)
+
+
+def test_page_stops_polling(project, client, empty_db):
+    """The page's script stops polling on every finished state and after a bounded time"""
+    script, names = _page_script(client)
+    where = ", ".join(f"static/{name}" for name in names) or "its inline script"
+    looked = (f"(This check reads the text of the script the page loads, {where}; it does not "
+              "run it.)")
+    expect(script.strip(), "The rebuild page loads no script that polls the status URL.",
+           "static/rebuild.js, loaded by search/rebuild.html",
+           lesson="#the-page-asks-how-it-goes")
+    # Either it names REVOKED (stopping on each finished state), or it names the waiting
+    # states and stops on anything else.
+    waits_on_names = "PENDING" in script and "STARTED" in script
+    expect("REVOKED" in script or waits_on_names,
+           f"The page's script never mentions REVOKED, so a revoked rebuild (lesson 08's "
+           f"Revoke button) keeps it polling for ever. {looked}",
+           "polling that stops on SUCCESS, FAILURE and REVOKED",
+           lesson="#the-page-asks-how-it-goes")
+    code = _code_only(script)
+    bounded = (re.search(r"\b(?:Date\.now|performance\.now)\s*\(|\bnew\s+Date\s*\(", code)
+               or re.search(r"[\w\])]\s*(?:<=?|>=?)\s*[\w(.-]", code.replace("=>", "  ")))
+    expect(bounded, f"The page's script has no time limit and no count of its polls, so it can "
+           f"ask for ever. {looked}",
+           "polling that gives up after a bounded time, with a friendly message",
+           "Keep a deadline (Date.now() + ...) or count the polls, and stop past it.",
+           lesson="#the-page-asks-how-it-goes")

@@ -6,7 +6,7 @@ from django.urls import reverse
 from music.models import Album
 
 from .models import SearchEntry
-from .tasks import rebuild_search_index
+from .tasks import start_rebuild
 
 
 def results(request):
@@ -30,10 +30,11 @@ def results(request):
 def rebuild(request):
     """Explain the search index; on POST, start a rebuild on a worker and answer at once."""
     if request.method == "POST":
-        result = rebuild_search_index.delay()
-        status_url = reverse("tasks:status", args=[result.id])
+        # While a rebuild runs, this is its id: a second click starts nothing new.
+        task_id = start_rebuild()
+        status_url = reverse("tasks:status", args=[task_id])
         # 202 Accepted: the work has started, and status_url says how it goes.
-        return JsonResponse({"task_id": result.id, "status_url": status_url}, status=202)
+        return JsonResponse({"task_id": task_id, "status_url": status_url}, status=202)
     album_count = Album.objects.count()
     context = {
         "album_count": album_count,
