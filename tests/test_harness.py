@@ -134,3 +134,43 @@ def test_stage_applies_solutions_in_order(tmp_path):
     assert "send_feedback_email_task.delay(" in (tmp_path / "s2/feedback/views.py").read_text()
     assert not (tmp_path / "s2" / "search" / "tasks.py").exists()
     assert not list(Path(tmp_path / "s2").rglob("__pycache__"))
+
+
+def test_redis_urls_compare_by_server_and_database_not_by_spelling():
+    from grader.harness.urls import first_url, same_database, same_server
+    assert same_database("redis://localhost", "redis://127.0.0.1:6379/0/")
+    assert same_database("redis://LOCALHOST:6379/", "redis://[::1]:6379/0")
+    assert not same_database("redis://127.0.0.1:6379/", "redis://[::1]:6379/0")
+    assert same_database("redis://:pw@127.0.0.1:7000/3", "redis://127.0.0.1:7000/3")
+    assert same_server("redis://127.0.0.1:7000/3", "redis://localhost:7000/5")
+    assert not same_database("redis://127.0.0.1:7000/3", "redis://localhost:7000/5")
+    assert not same_server("redis://localhost:6379/0", "redis://127.0.0.1:7000/0")
+    assert not same_server("redis://redis:6379/0", "redis://127.0.0.1:6379/0")
+    assert not same_server("rediss://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0")
+    assert not same_server("amqp://guest@localhost//", "redis://127.0.0.1:6379/0")
+    assert not same_server(None, "redis://127.0.0.1:6379/0")
+    assert first_url(["redis://a:1/0", "redis://b:1/0"]) == "redis://a:1/0"
+    assert first_url("redis://a:1/0;redis://b:1/0") == "redis://a:1/0"
+
+
+def test_messages_end_with_one_full_stop():
+    from grader.harness.failures import sentence
+    assert sentence("did not start: Connection closed by server.") == \
+        "did not start: Connection closed by server."
+    assert sentence("did not start: Connection closed by server") == \
+        "did not start: Connection closed by server."
+    assert sentence("it stopped..") == "it stopped."
+    assert sentence("Is Redis running?") == "Is Redis running?"
+
+
+def test_the_project_loads_as_in_production_and_finds_only_redis_url(tmp_path):
+    import environ
+
+    from grader.harness.project import CELERY_URL_VARIABLES, checker_environment
+
+    variables = checker_environment("redis://127.0.0.1:6400/0", tmp_path, 7)
+    assert not set(variables) & set(CELERY_URL_VARIABLES)  # the app must find REDIS_URL itself
+    assert variables["REDIS_URL"] == "redis://127.0.0.1:6400/0"
+    parsed = environ.Env.parse_value(variables["DEBUG"], bool)
+    assert parsed is False  # the starter reads DEBUG with env.bool(...)
+    assert "testserver" in variables["ALLOWED_HOSTS"].split(",")

@@ -1,10 +1,14 @@
 """Exercise 01 · A Celery app for Encore."""
 
+import inspect
 import sys
 
 from celery import Celery
 
 from grader.harness import expect, fail, needs
+from grader.harness.broker import redact
+from grader.harness.fixtures import url_source
+from grader.harness.urls import first_url, same_database, same_server
 
 
 def test_celery_module(project):
@@ -52,18 +56,42 @@ def test_reads_django_settings(project, settings, fake):
 
 
 @needs(test_exposed_as_celery_app)
-def test_broker_from_redis_url(project, broker):
+def test_broker_from_redis_url(project, broker, fake):
     """CELERY_BROKER_URL and CELERY_RESULT_BACKEND come from REDIS_URL"""
-    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-        value = getattr(project.settings, name, None)
-        expect(value is not None, f"config/settings.py defines no {name}.",
-               f"{name} = REDIS_URL in config/settings.py", lesson="#step-3-point-celery-at-redis")
-        expect(value == broker.url,
-               f"This check set REDIS_URL to {broker.url}, and {name} is {value!r}.",
+    import config
+
+    app, ours = config.celery_app, broker.url
+    step = "#step-3-point-celery-at-redis"
+    # What the app itself is configured with: the harness sets no CELERY_* variable, and took
+    # out any that a .env put in the environment, so only REDIS_URL leads to this broker.
+    used = {"CELERY_BROKER_URL": (first_url(app.conf.broker_write_url), "broker_url"),
+            "CELERY_RESULT_BACKEND": (first_url(app.conf.result_backend), "result_backend")}
+    for name, (value, key) in used.items():
+        expect(value, f"Your Celery app has no {key}: config/settings.py defines no {name}.",
+               f"{name} = REDIS_URL in config/settings.py", lesson=step)
+        same = same_database if key == "broker_url" else same_server  # results: any database
+        expect(same(value, ours),
+               f"This check set REDIS_URL to {redact(ours)}, and your app's {key} is "
+               f"{redact(value)} ({url_source(app, key, value)}).",
                f"{name} to follow REDIS_URL, which comes from the environment",
-               "Read REDIS_URL with env(...) once, then use it for both settings, "
-               "rather than writing a URL into settings.py.",
-               lesson="#step-3-point-celery-at-redis")
+               "Read REDIS_URL with env(...) once, then use it for both settings, rather than "
+               "writing a URL into settings.py or into Celery(...).", lesson=step)
+    # A real Redis on this machine has a port a project can guess: run settings.py again with
+    # a REDIS_URL nobody could write down, and see whether the settings follow it.
+    probe = f"redis://encore-{fake.token(6).lower()}.invalid:{fake.count(20000, 60000)}/" \
+            f"{fake.count(1, 15)}"
+    again = project.settings_with(REDIS_URL=probe) or {}
+    for name, (value, key) in used.items():
+        mine = first_url(getattr(project.settings, name, None))
+        if mine != value or name not in again:
+            continue  # the app does not take this one from settings.py
+        follows = same_database if key == "broker_url" else same_server
+        expect(follows(first_url(again[name]), probe),
+               f"This check loaded config/settings.py again with REDIS_URL={probe}, and "
+               f"{name} stayed {redact(str(again[name]))}: it is written into settings.py.",
+               f"{name} to follow REDIS_URL, which comes from the environment",
+               "Read REDIS_URL with env(...) once, then use it for both settings.",
+               lesson=step)
 
 
 @needs(test_exposed_as_celery_app)
@@ -94,6 +122,14 @@ def test_debug_task_runs_on_worker(project, celery_app, worker):
     task = project.task("config.celery.debug_task", exercise="01",
                         expected="@app.task(bind=True) def debug_task(self): ... in "
                         "config/celery.py", lesson="#step-5-a-first-task")
+    registered = celery_app.tasks.get(task.name, task)
+    if isinstance(inspect.getattr_static(type(registered), "run", None), staticmethod):
+        # Celery 5 makes the function of a task without bind=True a staticmethod of its class.
+        fail("debug_task is not a bound task: it is declared without bind=True, so Celery "
+             "does not pass it the task as self, and it cannot read its own request.",
+             "@app.task(bind=True) def debug_task(self): return self.request.id",
+             "Declare it with @app.task(bind=True); then self.request.id is its own id.",
+             lesson="#step-5-a-first-task")
     if task.ignore_result:
         fail("debug_task is declared with ignore_result=True, so what it returns is thrown away.",
              "a result this check can read", "Drop ignore_result=True.",

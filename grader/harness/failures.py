@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-__all__ = ["CheckFailed", "CheckTimedOut", "fail", "expect", "guard", "needs", "timed"]
+__all__ = ["CheckFailed", "CheckTimedOut", "fail", "expect", "guard", "needs", "sentence",
+           "timed"]
 
 
 class CheckFailed(AssertionError):
@@ -25,6 +26,18 @@ class CheckTimedOut(BaseException):
 
     A BaseException, so that a student's ``except Exception`` cannot swallow it.
     """
+
+
+def sentence(text: str) -> str:
+    """``text`` ending with exactly one full stop (or with its own ``!`` or ``?``).
+
+    Messages built around another one (``f"...: {exc}"``) otherwise end in ".." when ``exc``
+    already ends with a full stop, as redis-py's and kombu's often do.
+    """
+    core = str(text).rstrip().rstrip(".").rstrip()
+    if not core or core.endswith(("!", "?", "…")):
+        return core
+    return core.rstrip(":;,") + "."
 
 
 def fail(observed: str, expected: str, hint: str | None = None,

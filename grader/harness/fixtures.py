@@ -11,10 +11,12 @@ from contextlib import contextmanager
 import pytest
 
 from . import plugin
-from .failures import CheckFailed, fail
+from .failures import CheckFailed, fail, sentence
+from .urls import first_url, location, same_database, same_server
 
 FIXTURE_TITLES = {
-    "celery_app": "Your project's Celery app is ready: config.celery_app, eager mode off",
+    "celery_app": "Your project's Celery app is ready: config.celery_app, on the broker in "
+                  "REDIS_URL, eager mode off",
     "worker": "A Celery worker starts for your project",
     "flower": "Flower starts for your project and hears the broker's events",
 }
@@ -78,10 +80,63 @@ def _project_app():
             "eager mode off, and tasks sent to a real worker",
             "Remove CELERY_TASK_ALWAYS_EAGER (or task_always_eager) from your settings.",
             lesson="02-offload-feedback-email.md#why-not-eager-mode")
+    problem = elsewhere(app, plugin._run.broker.url)
+    if problem:
+        return None, problem
     options = dict(app.conf.broker_transport_options or {})
     options["polling_interval"] = 0.1  # a worker that stops in 0.1 s, not 1 s
     app.conf.broker_transport_options = options
     return app, None
+
+
+_WHERE_FROM = {"broker_url": ("CELERY_BROKER_URL", "broker="),
+               "result_backend": ("CELERY_RESULT_BACKEND", "backend=")}
+
+
+def url_source(app, key: str, value: str) -> str:
+    """Where the app's ``key`` comes from, in the student's words."""
+    from django.conf import settings
+    setting, argument = _WHERE_FROM[key]
+    if key in getattr(app, "_preconf", {}):
+        return f'Celery("...", {argument}...) in config/celery.py'
+    if first_url(getattr(settings, setting, None)) == value:
+        return f"{setting} in config/settings.py"
+    return "the app's configuration"
+
+
+def elsewhere(app, ours: str) -> CheckFailed | None:
+    """The failure to report when ``app`` would talk to another Redis than this run's."""
+    from .broker import redact
+
+    conf = app.conf  # the CELERY_* variables of a .env are gone: this is the app's own
+    broker = first_url(conf.broker_write_url)
+    read = first_url(conf.broker_read_url)
+    where = "01-celery-app.md#step-3-point-celery-at-redis"
+    expected = ("the app's broker and result backend to follow REDIS_URL, which this check set: "
+                "CELERY_BROKER_URL = REDIS_URL in config/settings.py, and no URL in Celery(...)")
+    if not broker:
+        return CheckFailed(
+            f"Your Celery app has no broker URL, so it would connect to Celery's default, "
+            f"{app.connection_for_write().as_uri()}, not to the Redis in REDIS_URL "
+            f"({redact(ours)}).", expected,
+            "Set CELERY_BROKER_URL = REDIS_URL in config/settings.py.", lesson=where)
+    for url in dict.fromkeys((broker, read)):
+        if not same_database(url, ours):
+            return CheckFailed(
+                f"Your Celery app sends tasks to {redact(url)} ({url_source(app, 'broker_url', url)})"
+                f", not to {redact(ours)}, the Redis that this check put in REDIS_URL. A worker "
+                "would take tasks from somebody else's queue.", expected,
+                "Write no broker URL into your code: read REDIS_URL with env(...) once in "
+                "settings.py and use it for CELERY_BROKER_URL.", lesson=where)
+    backend = first_url(conf.result_backend)
+    if location(backend) and not same_server(backend, ours):
+        return CheckFailed(
+            f"Your Celery app stores results at {redact(backend)} "
+            f"({url_source(app, 'result_backend', backend)}), another Redis than {redact(ours)}, "
+            "the one this check put in REDIS_URL.", expected,
+            "Use REDIS_URL for CELERY_RESULT_BACKEND too, rather than a URL written into your "
+            "code.", lesson=where)
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +159,7 @@ def worker(celery_app):
             handle = InProcessWorker(celery_app).start()
             handle.wait_ready()
         except WorkerDidNotStart as exc:
-            fail(f"The Celery worker did not start: {exc}.",
+            fail(sentence(f"The Celery worker did not start: {exc}"),
                  "a worker that starts and consumes tasks",
                  "Run `celery -A config worker -l info` yourself and read its first error.")
     yield handle
@@ -124,7 +179,7 @@ def flower(celery_app, fake):
             handle = InProcessFlower(celery_app, f"{fake.token(8).lower()}:{fake.token(16)}")
             handle.start()
         except RuntimeError as exc:
-            fail(f"{exc}.", "Flower's application to start and hear task events",
+            fail(sentence(str(exc)), "Flower's application to start and hear task events",
                  "Run `celery -A config flower` yourself and read its first error.")
     yield handle
     handle.stop()

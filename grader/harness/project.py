@@ -7,17 +7,21 @@ import importlib
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .failures import fail
 from .tracebacks import student_traceback
 
-__all__ = ["Project", "ProjectError", "check_layout", "checker_environment", "load_project"]
+__all__ = ["CELERY_URL_VARIABLES", "Project", "ProjectError", "check_layout", "checker_environment",
+           "load_project"]
 
-# Celery reads these straight from the environment, over any setting. A student's .env (which
-# django-environ copies into os.environ) must not point the checked worker somewhere else.
-_CELERY_ENV_OVERRIDES = ("CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL")
+# Celery reads these straight from the environment, over any setting, each time it connects.
+# A student's .env (which django-environ copies into os.environ) must not point the checked
+# worker somewhere else, and the harness sets none of them: a check judges the URLs the app
+# itself is configured with, which the project can only get from REDIS_URL.
+CELERY_URL_VARIABLES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
+                        "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL")
 
 
 class ProjectError(Exception):
@@ -30,12 +34,16 @@ class ProjectError(Exception):
 
 
 def checker_environment(broker_url: str, workdir: Path, seed: int) -> dict[str, str]:
-    """The variables a checked project starts with. They win over the student's .env."""
+    """The variables a checked project starts with. They win over the student's .env.
+
+    REDIS_URL is the only way to this run's broker (the embedded one has a random port), so a
+    project whose app reaches it reads REDIS_URL. DEBUG is off: the project loads as in
+    production, so that nothing passes only because of code that runs ``if DEBUG``.
+    """
     return {
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "False",
         "REDIS_URL": broker_url,
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_RESULT_BACKEND": broker_url,
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
         "EMAIL_URL": "memorymail://",
         "SECRET_KEY": f"checker-{seed}-not-a-secret",
@@ -65,6 +73,9 @@ def check_layout(path: Path) -> None:
 @dataclass
 class Project:
     path: Path
+    # CELERY_* URL variables the project's .env (or settings) put in os.environ, which the
+    # harness removed so that the app is judged by its own configuration.
+    ignored_env: dict[str, str] = field(default_factory=dict)
 
     def module(self, dotted: str, *, exercise: str | None = None):
         """Import one of the student's modules, turning a failure into a check failure."""
@@ -121,6 +132,29 @@ class Project:
         from django.conf import settings
         return settings
 
+    def settings_with(self, **environ: str) -> dict | None:
+        """config/settings.py run again, on its own, with these variables in the environment.
+
+        Django reads settings once; this shows what they would be under another environment,
+        so that a value written into settings.py is told apart from one that follows a variable.
+        Returns the upper-case names and their values, or None if settings.py raised.
+        """
+        import importlib.util
+
+        saved = dict(os.environ)
+        os.environ.update(environ)
+        try:
+            spec = importlib.util.spec_from_file_location(
+                "config._encore_settings_again", self.path / "config" / "settings.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except Exception:
+            return None
+        finally:
+            os.environ.clear()  # also whatever its .env put there
+            os.environ.update(saved)
+        return {name: value for name, value in vars(module).items() if name.isupper()}
+
 
 def load_project(path: Path, environment: dict[str, str], workdir: Path,
                  cache: Path | None = None) -> Project:
@@ -130,7 +164,7 @@ def load_project(path: Path, environment: dict[str, str], workdir: Path,
     """
     path = path.resolve()
     check_layout(path)
-    for name in _CELERY_ENV_OVERRIDES:
+    for name in CELERY_URL_VARIABLES:
         os.environ.pop(name, None)
     os.environ.update(environment)
     sys.path.insert(0, str(path))
@@ -140,6 +174,9 @@ def load_project(path: Path, environment: dict[str, str], workdir: Path,
         django.setup()
     except Exception as exc:
         raise ProjectError("Django could not start your project.", student_traceback(exc, path))
+    # Celery's configuration is lazy: nothing has read these yet.
+    ignored = {name: os.environ.pop(name) for name in CELERY_URL_VARIABLES
+               if name in os.environ and name not in environment}
 
     from django.conf import settings
     from django.test.utils import setup_test_environment
@@ -155,7 +192,7 @@ def load_project(path: Path, environment: dict[str, str], workdir: Path,
     except Exception as exc:
         raise ProjectError("Your migrations do not run on a fresh database.",
                            student_traceback(exc, path))
-    return Project(path)
+    return Project(path, ignored)
 
 
 def _migrations_key(path: Path) -> str:
