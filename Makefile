@@ -10,7 +10,7 @@ SEED ?=
 PART ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check stage run flower broker test bench grade bench-grade gradescope clean
+.PHONY: help setup check watch hint solution doctor queue stage run flower broker test bench grade bench-grade gradescope clean
 
 help: ## List the targets
 	@echo "Encore: background tasks in Django with Celery and Redis"
@@ -27,6 +27,24 @@ setup: $(VENV)/.installed ## Create .venv and install everything (the other targ
 
 check: $(VENV)/.installed ## Check your project: EX=NN for one exercise, none for all of them
 	@$(PY) -m grader check $(EX) --project "$(PROJECT)" $(if $(BROKER),--broker "$(BROKER)") $(if $(SEED),--seed $(SEED))
+
+watch: $(VENV)/.installed ## Check exercise EX again every time you save a file (Ctrl-C stops)
+	@test -n "$(EX)" || { echo "Usage: make watch EX=02"; exit 2; }
+	@$(PY) -m grader watch $(EX) --project "$(PROJECT)" $(if $(BROKER),--broker "$(BROKER)") $(if $(SEED),--seed $(SEED))
+
+hint: $(VENV)/.installed ## Show the next hint for exercise EX (RESET=1 starts again)
+	@test -n "$(EX)" || { echo "Usage: make hint EX=02"; exit 2; }
+	@$(PY) -m grader hint $(EX) $(if $(RESET),--reset)
+
+solution: $(VENV)/.installed ## Show exercise EX's solution as a diff; apply it if you say yes (RESTORE=1 undoes)
+	@test -n "$(EX)" || { echo "Usage: make solution EX=02 [APPLY=yes] [RESTORE=1]"; exit 2; }
+	@$(PY) -m grader solution $(EX) --project "$(PROJECT)" $(if $(filter yes,$(APPLY)),--yes) $(if $(RESTORE),--restore)
+
+doctor: $(VENV)/.installed ## Find what is wrong with your running broker, worker and beat
+	@$(PY) -m grader doctor --project "$(PROJECT)"
+
+queue: $(VENV)/.installed ## Show what the broker holds now: queues, unacknowledged tasks, results
+	@$(PY) -m grader queue --project "$(PROJECT)"
 
 stage: $(VENV)/.installed ## Write the project as it stands after exercise EX to DEST
 	@test -n "$(EX)" -a -n "$(DEST)" || { echo "Usage: make stage EX=03 DEST=some/new/folder"; exit 2; }

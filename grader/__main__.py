@@ -37,6 +37,18 @@ def _replay(args, exercise_number: str, seed: int) -> str:
     return " ".join(parts)
 
 
+def _check_one(exercise, project: Path, broker, seed: int, args, style):
+    """Run one exercise's checker, printing its report as it comes; the CheckRun."""
+    _say([""] + report.header(f"Exercise {exercise.number} · {exercise.title}",
+                              report.shown(project), style))
+    run = run_checker(exercise, project, broker=broker, seed=seed,
+                      limit=getattr(args, "timeout", DEFAULT_LIMIT),
+                      on_record=lambda r: r.get("event") == "check" and _say(
+                          report.check_lines(r, style)))
+    _say(report.summary(run, _replay(args, exercise.number, seed), style))
+    return run
+
+
 def check(args) -> int:
     style = _style()
     project = Path(args.project)
@@ -55,15 +67,7 @@ def check(args) -> int:
             return 2
     seed = args.seed if args.seed is not None else random.randrange(1, 100_000)
     exercises = [find_exercise(args.exercise)] if args.exercise else all_exercises()
-    runs = []
-    for exercise in exercises:
-        _say([""] + report.header(f"Exercise {exercise.number} · {exercise.title}",
-                                  report.shown(project), style))
-        run = run_checker(exercise, project, broker=broker, seed=seed, limit=args.timeout,
-                          on_record=lambda r: r.get("event") == "check" and _say(
-                              report.check_lines(r, style)))
-        _say(report.summary(run, _replay(args, exercise.number, seed), style))
-        runs.append(run)
+    runs = [_check_one(exercise, project, broker, seed, args, style) for exercise in exercises]
     if len(runs) > 1:
         _say([""] + report.progress_table(runs, style))
     return 0 if all(run.passed for run in runs) else 1
@@ -119,6 +123,102 @@ def broker(args) -> int:
     return 0
 
 
+def hint(args) -> int:
+    from .hints import next_hint, reset
+    exercise = find_exercise(args.exercise)
+    if args.reset:
+        reset(exercise)
+        print(f"Hints for exercise {exercise.number} start again from the first one.")
+        return 0
+    _say(next_hint(exercise))
+    return 0
+
+
+def solution(args) -> int:
+    from . import solution as ref
+    from .stage import StageError
+    exercise, project, style = find_exercise(args.exercise), Path(args.project), _style()
+    try:
+        check_layout(project)
+        if args.restore:
+            backup, files = ref.restore(exercise, project)
+            if backup is None:
+                print(f"There is no backup of solution {exercise.number} for "
+                      f"{report.shown(project)} to restore.", file=sys.stderr)
+                return 1
+            print(f"Restored {len(files)} file(s) of {report.shown(project)} as they were "
+                  f"before solution {exercise.number}: {', '.join(files)}.")
+            return 0
+        changes = ref.differences(exercise, project)
+    except (ProjectError, StageError) as exc:
+        print(getattr(exc, "message", str(exc)), file=sys.stderr)
+        return 2
+    if not changes:
+        print(f"{report.shown(project)} already has every file of solution {exercise.number} "
+              "exactly as written.")
+        return 0
+    _say(ref.diff_lines(changes, exercise, style.paint) + [""])
+    names = ", ".join(str(rel) for rel in changes)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"Nothing changed. To write these files ({names}) into "
+                  f"{report.shown(project)}, keeping a backup, run "
+                  f"`make solution EX={exercise.number} APPLY=yes`.")
+            return 0
+        answer = input(f"Write these {len(changes)} file(s) into {report.shown(project)}? "
+                       "Your versions are backed up first. [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return 0
+    backup = ref.apply(exercise, project, changes)
+    print(f"Wrote {names}. Your versions are in {report.shown(backup)}; "
+          f"`make solution EX={exercise.number} RESTORE=1` puts them back.")
+    return 0
+
+
+def queue(args) -> int:
+    from .harness.broker import BrokerUnreachable, ping, redact
+    from .local_broker import NO_ANSWER, START_A_BROKER, stack_broker
+    from .queues import look, render
+    url, where = stack_broker(Path(args.project))
+    try:
+        client = ping(url)
+    except BrokerUnreachable:
+        print(NO_ANSWER.format(url=redact(url), where=where), START_A_BROKER, file=sys.stderr)
+        return 1
+    _say(render(look(client), f"{redact(url)} ({where})"))
+    return 0
+
+
+def doctor(args) -> int:
+    from .doctor import diagnose, render
+    project = Path(args.project).resolve()
+    try:
+        check_layout(project)
+    except ProjectError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    findings = diagnose(project)
+    _say(render(findings, report.shown(project)))
+    return 1 if any(f.ok is False for f in findings) else 0
+
+
+def watch(args) -> int:
+    from .watch import watch_project
+    try:
+        check_layout(Path(args.project))
+    except ProjectError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    exercise, project, style = find_exercise(args.exercise), Path(args.project), _style()
+
+    def check_once() -> bool:
+        seed = args.seed if args.seed is not None else random.randrange(1, 100_000)
+        return _check_one(exercise, project, args.broker, seed, args, style).passed
+
+    return watch_project(exercise, project, check_once, clear=sys.stdout.isatty())
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader",
                                      description="Check, stage and run the Encore workshop.")
@@ -146,6 +246,29 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, default=6379, help="default 6379, Redis's own port")
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     p.set_defaults(func=broker)
+    project_help = "the folder with manage.py (default: starter_project)"
+    p = sub.add_parser("hint", help="show the exercise's next hint")
+    p.add_argument("exercise")
+    p.add_argument("--reset", action="store_true", help="start the hints again")
+    p.set_defaults(func=hint)
+    p = sub.add_parser("solution", help="show the reference solution as a diff; apply on yes")
+    p.add_argument("exercise")
+    p.add_argument("--project", default=str(REPO / "starter_project"), help=project_help)
+    p.add_argument("--yes", action="store_true", help="apply without asking (a backup is kept)")
+    p.add_argument("--restore", action="store_true", help="put back the files it replaced")
+    p.set_defaults(func=solution)
+    p = sub.add_parser("queue", help="show what the broker holds right now")
+    p.add_argument("--project", default=str(REPO / "starter_project"), help=project_help)
+    p.set_defaults(func=queue)
+    p = sub.add_parser("doctor", help="find what is wrong with your running Celery set-up")
+    p.add_argument("--project", default=str(REPO / "starter_project"), help=project_help)
+    p.set_defaults(func=doctor)
+    p = sub.add_parser("watch", help="check an exercise again each time you save a file")
+    p.add_argument("exercise")
+    p.add_argument("--project", default=str(REPO / "starter_project"), help=project_help)
+    p.add_argument("--broker", help="a Redis URL (default: embedded fakeredis)")
+    p.add_argument("--seed", type=int, help="the same random data on every run")
+    p.set_defaults(func=watch)
     add_grading_parsers(sub)
     args = parser.parse_args(argv)
     try:

@@ -41,12 +41,13 @@ from pathlib import Path
 
 from .children import GRACE, NAMES, WINDOWS, Child, Output, exit_words, stop_all
 from .harness.broker import BrokerUnreachable, EmbeddedRedis, ping, redact
+from .local_broker import (DEFAULT_REDIS, forget_running_broker, note_running_broker,
+                           read_dotenv, setting)
 from .report import shown
 
 __all__ = ["run_flower", "run_stack", "read_dotenv"]
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_REDIS = "redis://localhost:6379/0"  # what the project's settings use without REDIS_URL
 _NO_BROKER_FOR_FLOWER = ("Flower watches the broker your worker uses: start that broker first "
                          "(a Redis, or `make broker` in another terminal), or point REDIS_URL "
                          "at it. `make run` starts a Flower of its own, on its own broker.")
@@ -61,35 +62,9 @@ _SCHEDULE_PROBE = (
 )
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file; comments, blank lines and anything else are skipped."""
-    values = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text(errors="replace").splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            line = line[len("export "):].lstrip()
-        key, sep, value = line.partition("=")
-        if line.startswith("#") or not sep or not key.strip().isidentifier():
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
-
-
-def _setting(project: Path, name: str) -> tuple[str | None, str]:
-    """A variable from the environment, else from the project's .env; and where it was found."""
-    if os.environ.get(name):
-        return os.environ[name], "your environment"
-    return read_dotenv(project / ".env").get(name) or None, shown(project / ".env")
-
-
 def _broker(project: Path, embedded: bool = True):
     """The broker URL, and the embedded server when there is one. Raises BrokerUnreachable."""
-    url, where = _setting(project, "REDIS_URL")
+    url, where = setting(project, "REDIS_URL")
     if url:
         try:
             ping(url).close()
@@ -165,7 +140,7 @@ def _port_taken(port: int) -> bool:
 
 def _flower_login(project: Path) -> tuple[str, str]:
     """Flower's login ("user:password") and the line that tells the student how to log in."""
-    login, where = _setting(project, "FLOWER_BASIC_AUTH")
+    login, where = setting(project, "FLOWER_BASIC_AUTH")
     if login:
         user = login.split(",")[0].partition(":")[0]
         return login, f"log in as {user}, with the password in FLOWER_BASIC_AUTH ({where})"
@@ -316,6 +291,7 @@ def run_stack(project: Path) -> int:
             env = dict(os.environ, PYTHONUNBUFFERED="1")  # children write to pipes: flush lines
             if server:
                 env["REDIS_URL"] = url
+                note_running_broker(url)
                 _embedded_notes(project, env, out)
             python = sys.executable
             celery = (project / "config" / "celery.py").is_file()
@@ -348,6 +324,7 @@ def run_stack(project: Path) -> int:
             if schedule:
                 schedule.stop()
             if server:
+                forget_running_broker()
                 server.stop()
 
 
