@@ -46,6 +46,8 @@ def _check_one(exercise, project: Path, broker, seed: int, args, style):
                       on_record=lambda r: r.get("event") == "check" and _say(
                           report.check_lines(r, style)))
     _say(report.summary(run, _replay(args, exercise.number, seed), style))
+    if not run.passed and any(c["status"] in ("failed", "error") for c in run.checks):
+        _say([style.dim(f"Stuck? `make hint EX={exercise.number}` shows a hint, one at a time.")])
     return run
 
 
