@@ -1,32 +1,77 @@
 """Exercise 08 · Watch the workers with Flower."""
 
+import re
+import threading
 import time
 
+from celery.signals import task_failure, task_postrun
 from celery.states import READY_STATES as states_ready
 
 from grader.harness import expect, fail, needs, timed
 
 EVENTS = ("task-sent", "task-received", "task-started", "task-succeeded")
 WORKER_EVENTS = EVENTS[1:]
-RESULT_WITHIN = 5.0  # seconds for the worker to run debug_task
-EVENTS_WITHIN = 2.0  # seconds for the events to reach Flower once the task has finished
-watched = {}  # the task the events check ran, for the API check
+RESULT_WITHIN = 5.0  # seconds for the worker to run the watched tasks
+EVENTS_WITHIN = 2.0  # seconds for the events to reach Flower once the tasks have finished
+LATE_WITHIN = 5.0  # more seconds, to tell events that come late from events that never come
+FEEDBACK = "feedback.tasks.send_feedback_email_task"
+SETTING = {"worker_send_task_events": "CELERY_WORKER_SEND_TASK_EVENTS",
+           "task_send_sent_event": "CELERY_TASK_SEND_SENT_EVENT",
+           "task_track_started": "CELERY_TASK_TRACK_STARTED"}
+LOGIN_STEP = "#step-2-a-login-for-flower-from-the-environment"
+watched = {}  # task id: label, of the tasks the events check ran (for the API check)
 
+
+def project_environment(fake):
+    """Load the project as production runs it: settings written only `if DEBUG:` don't count."""
+    return {"DEBUG": "False"}
+
+
+# -- the tasks this checker watches ------------------------------------------------------------
 
 def _debug_task(project):
     return project.task("config.celery.debug_task", exercise="01",
-                        expected="config.celery.debug_task from exercise 01, the task this "
+                        expected="config.celery.debug_task from exercise 01, a task this "
                         "check watches", lesson="01-celery-app.md#step-5-a-first-task")
 
 
-def _run(task):
-    result = task.delay()
-    try:
-        result.get(timeout=RESULT_WITHIN, propagate=False)
-    except Exception as exc:
-        fail(f"debug_task did not finish within {RESULT_WITHIN:g} s ({type(exc).__name__}: {exc}).",
-             "the worker to run debug_task", lesson="01-celery-app.md#step-4-start-a-worker")
-    return result
+def _feedback_task(project):
+    return project.task(FEEDBACK, exercise="02",
+                        expected="send_feedback_email_task(email_address, message) from "
+                        "exercise 02, a task this check watches",
+                        lesson="02-offload-feedback-email.md#step-1-a-task-that-sends-the-email")
+
+
+class _Finished:
+    """When each task ends in the worker (the worker's own signals: no result backend needed)."""
+
+    def __init__(self):
+        self.at: dict[str, float] = {}
+        self.errors: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _done(self, task_id=None, **_):
+        with self._lock:
+            self.at.setdefault(task_id, time.monotonic())
+
+    def _failed(self, task_id=None, exception=None, einfo=None, **_):
+        with self._lock:
+            self.errors[task_id] = (einfo.traceback if einfo else "").strip() or repr(exception)
+
+    def __enter__(self):
+        task_failure.connect(self._failed, weak=False)
+        task_postrun.connect(self._done, weak=False)
+        return self
+
+    def __exit__(self, *exc):
+        task_postrun.disconnect(self._done)
+        task_failure.disconnect(self._failed)
+
+    def wait(self, ids, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while not all(i in self.at for i in ids) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return all(i in self.at for i in ids)
 
 
 def _words(kinds, joiner="and") -> str:
@@ -38,31 +83,104 @@ def _login_users(logins) -> str:
     return ", ".join(f"{str(login).partition(':')[0]}:***" for login in logins)
 
 
+def _advice(project, missing: dict[str, str]) -> str:
+    """What to do about settings that are off: ``missing`` maps each option to its usual fix.
+
+    Tells apart a setting never written, one written without the CELERY_ prefix, and one written
+    where production never runs it (`if DEBUG:`).
+    """
+    source = (project.path / "config" / "settings.py").read_text(errors="replace")
+    hidden, advice = [], []
+    for option, usual in missing.items():
+        name = SETTING[option]
+        bare = name.removeprefix("CELERY_")
+        if re.search(rf"^\s*{name}\s*=", source, re.MULTILINE):
+            hidden.append(name)
+        elif getattr(project.settings, bare, None):
+            advice.append(f"config/settings.py sets {bare}, without the CELERY_ prefix: Django "
+                          f"keeps it, and Celery (namespace=\"CELERY\") never reads it. Name it "
+                          f"{name}.")
+        else:
+            advice.append(usual)
+    if hidden:
+        advice.insert(0, f"config/settings.py sets {_words(hidden)}, yet with DEBUG=False (as "
+                      "in production, and in this check) the app has "
+                      f"{'them' if len(hidden) > 1 else 'it'} off: is it under `if DEBUG:`, or "
+                      "another condition? Task events are for production too: set them "
+                      "unconditionally.")
+    return " ".join(advice)
+
+
+# -- events ----------------------------------------------------------------------------------
+
 @timed  # the events must arrive within EVENTS_WITHIN: a busy machine can delay them
-def test_task_events(project, celery_app, worker, flower):
-    """Flower hears your task's events: sent, received, started and succeeded"""
-    result = _run(_debug_task(project))
-    seen = flower.wait_for_events(result.id, EVENTS, within=EVENTS_WITHIN)
-    watched["id"] = result.id
-    missing = [kind for kind in EVENTS if kind not in seen]
-    if not missing:
+def test_task_events(project, celery_app, worker, flower, fake):
+    """Flower hears your task's events for every task: sent, received, started, succeeded"""
+    tasks = {"debug_task": (_debug_task(project), ()),
+             "send_feedback_email_task": (_feedback_task(project), (fake.email(), fake.message()))}
+    with _Finished() as finished:
+        sent = {task.delay(*args).id: label for label, (task, args) in tasks.items()}
+        watched.clear()
+        watched.update(sent)
+        ran = finished.wait(sent, RESULT_WITHIN)
+    for task_id, label in sent.items():
+        if task_id in finished.errors:
+            fail(f"{label} raised an error in the worker:\n{finished.errors[task_id]}",
+                 f"{label} to succeed, so that Flower hears task-succeeded",
+                 lesson="#check")
+    late = [label for task_id, label in sent.items() if task_id not in finished.at]
+    expect(ran, f"The worker did not finish {_words(late)} within {RESULT_WITHIN:g} s.",
+           "the worker to run each task",
+           lesson="01-celery-app.md#step-4-start-a-worker")
+    wanted = {task_id: EVENTS for task_id in sent}
+    seen = flower.wait_for_all(wanted, EVENTS_WITHIN)
+    missing = {i: [k for k in EVENTS if k not in seen[i]] for i in sent}
+    if not any(missing.values()):
         return
-    heard = (f"Flower heard only {_words(dict.fromkeys(seen))}" if seen
-             else "Flower heard no event at all")
-    observed = (f"The worker ran debug_task, and in the {EVENTS_WITHIN:g} s after it finished "
-                f"{heard} for it: no {_words(missing, 'or')}.")
-    fixes = []
-    if set(WORKER_EVENTS) & set(missing):
-        fixes.append("CELERY_WORKER_SEND_TASK_EVENTS = True: the worker reports received, "
-                     "started and succeeded only with it (or with `celery worker -E`, for that "
-                     "one worker)")
-    if "task-sent" in missing:
-        fixes.append("CELERY_TASK_SEND_SENT_EVENT = True: task-sent comes from the process that "
-                     "calls .delay(), not from the worker, and only with this setting")
-    fail(observed, f"all four events: {_words(EVENTS)}",
-         "Set " + "; and ".join(fixes) + ". (Flower itself would switch the worker's events on "
-         "every few seconds; this check doesn't, so your settings alone count.)",
-         lesson="#step-1-turn-task-events-on", timing=bool(seen))
+    _explain_missing(project, celery_app, flower, tasks, sent, seen, missing, finished)
+
+
+def _explain_missing(project, app, flower, tasks, sent, seen, missing, finished):
+    """Fail with the real cause: a setting off (or lost), a task that opts out, or lateness."""
+    first = next(i for i in sent if missing[i])
+    label, heard = sent[first], seen[first]
+    heard_words = (f"Flower heard only {_words(dict.fromkeys(heard))}" if heard
+                   else "Flower heard no event at all")
+    observed = (f"The worker ran {label}, and in the {EVENTS_WITHIN:g} s after it finished "
+                f"{heard_words} for it: no {_words(missing[first], 'or')}.")
+    expected = f"all four events for every task: {_words(EVENTS)}"
+    lesson = "#step-1-turn-task-events-on"
+    kinds = {k for i in sent for k in missing[i]}
+    off = {}
+    if kinds & set(WORKER_EVENTS) and not app.conf.worker_send_task_events:
+        off["worker_send_task_events"] = (
+            "Set CELERY_WORKER_SEND_TASK_EVENTS = True: the worker reports received, started "
+            "and succeeded only with it (`celery worker -E` does it for one worker only).")
+    if "task-sent" in kinds and not app.conf.task_send_sent_event:
+        off["task_send_sent_event"] = (
+            "Set CELERY_TASK_SEND_SENT_EVENT = True: task-sent comes from the process that "
+            "calls .delay(), not from the worker, and only with this setting.")
+    if off:
+        fail(observed, expected, _advice(project, off) + " (Flower itself would switch the "
+             "worker's events on every few seconds; this check doesn't, so your settings "
+             "alone count.)", lesson=lesson)
+    # The settings are on: the events come late, or this task never sends any.
+    quiet = [sent[i] for i in sent if missing[i] and not tasks[sent[i]][0].send_events]
+    if quiet:
+        fail(observed, expected, f"{_words(quiet)} says send_events=False, so the worker keeps "
+             "quiet about it: Flower could never show it. Remove send_events=False.",
+             lesson=lesson)
+    late = flower.wait_for_all({i: EVENTS for i in sent}, LATE_WITHIN)
+    if all(set(EVENTS) <= set(late[i]) for i in sent):
+        delay = max(flower.arrived(i)[k] - finished.at[i] for i in sent for k in missing[i])
+        fail(f"Every event of {_words(sent.values())} came, but up to {delay:.1f} s after its "
+             f"task finished.", f"the events within {EVENTS_WITHIN:g} s",
+             "Your settings are right: a very busy machine delays events. Run the check again.",
+             lesson=lesson, timing=True)
+    fail(observed, expected, "The settings for task events are on in the app, and yet these "
+         f"events never came (not within {EVENTS_WITHIN + LATE_WITHIN:g} s): does something "
+         "switch events off for this task or this worker (send_events, a task_events option)?",
+         lesson=lesson)
 
 
 def _backend_states(celery_app, task) -> list[str]:
@@ -92,14 +210,18 @@ def test_started_state(project, celery_app, worker):
     states = _backend_states(celery_app, _debug_task(project))
     expect(set(states) & states_ready, f"debug_task did not finish within {RESULT_WITHIN:g} s.",
            "the worker to run debug_task", lesson="01-celery-app.md#step-4-start-a-worker")
+    usual = ("Set CELERY_TASK_TRACK_STARTED = True: the worker then stores STARTED when it "
+             "begins a task (task events don't change what the result backend says).")
     expect("STARTED" in states,
            f"The result backend went PENDING → {' → '.join(states)} for debug_task: while it "
            "ran, it still looked PENDING, like a task nobody has picked up.",
            "STARTED while the task runs, then SUCCESS",
-           "Set CELERY_TASK_TRACK_STARTED = True: the worker then stores STARTED when it begins "
-           "a task (task events don't change what the result backend says).",
+           usual if celery_app.conf.task_track_started
+           else _advice(project, {"task_track_started": usual}),
            lesson="#step-1-turn-task-events-on")
 
+
+# -- Flower's login ---------------------------------------------------------------------------
 
 def _config(project, flower):
     """Load the project's flowerconfig.py into the running Flower; return its logins."""
@@ -111,8 +233,7 @@ def _config(project, flower):
            "flowerconfig.py beside manage.py (`celery -A config flower` reads it from there), "
            'with basic_auth read from FLOWER_BASIC_AUTH',
            "Flower reads variables from the real environment only, never from .env: the "
-           "config file is where .env's login reaches it.",
-           lesson="#step-2-a-login-for-flower-from-the-environment")
+           "config file is where .env's login reaches it.", lesson=LOGIN_STEP)
     flower.options.basic_auth = []  # what the file sets, and nothing else
     try:
         flower.load_config(path)
@@ -121,55 +242,88 @@ def _config(project, flower):
     return [login for login in flower.options.basic_auth or [] if login]
 
 
+def _variable_asked(error) -> str | None:
+    """The environment variable a failing flowerconfig.py asked for, if that is why it failed."""
+    if isinstance(error, KeyError) and error.args and isinstance(error.args[0], str):
+        return error.args[0]
+    found = re.search(r"Set the (\w+) environment variable", str(error or ""))
+    return found[1] if found else None
+
+
+def _dotenv(project) -> dict[str, str]:
+    from grader.stack import read_dotenv
+    return read_dotenv(project.path / ".env")
+
+
 def test_config_reads_login(project, flower, monkeypatch):
     """flowerconfig.py gives Flower the login in FLOWER_BASIC_AUTH, from the environment"""
     monkeypatch.setenv("FLOWER_BASIC_AUTH", flower.login)
     logins = _config(project, flower)
     if isinstance(logins, Exception):
+        asked = _variable_asked(logins.error)
+        if asked and asked != "FLOWER_BASIC_AUTH":
+            fail(f"With FLOWER_BASIC_AUTH set, flowerconfig.py failed: it reads {asked}, which "
+                 f"is not set.\n{logins}", "flowerconfig.py to read the login from "
+                 "FLOWER_BASIC_AUTH", f"Read FLOWER_BASIC_AUTH, not {asked}: that is the "
+                 "variable .env.example, `make run` and this course use.", lesson=LOGIN_STEP)
         fail(f"With FLOWER_BASIC_AUTH set, loading flowerconfig.py failed:\n{logins}",
-             "flowerconfig.py to load and set basic_auth",
-             lesson="#step-2-a-login-for-flower-from-the-environment")
-    expect(logins, "flowerconfig.py sets no basic_auth, so Flower would let anyone in.",
-           'basic_auth = [os.environ["FLOWER_BASIC_AUTH"]] (or env.list(...) with '
-           "django-environ)", lesson="#step-2-a-login-for-flower-from-the-environment")
+             "flowerconfig.py to load and set basic_auth", lesson=LOGIN_STEP)
+    expect(logins, "With FLOWER_BASIC_AUTH set, flowerconfig.py sets no basic_auth, so Flower "
+           "would let anyone in.", 'basic_auth = [os.environ["FLOWER_BASIC_AUTH"]] (or '
+           'env.list("FLOWER_BASIC_AUTH") with django-environ)',
+           "Is the name basic_auth, and does it read FLOWER_BASIC_AUTH?", lesson=LOGIN_STEP)
+    if logins == [flower.login]:
+        return
     user = flower.login.partition(":")[0]
-    expect(logins == [flower.login],
-           f"This check set FLOWER_BASIC_AUTH to {user}:*** (a random login), and "
-           f"flowerconfig.py gave Flower {_login_users(logins)} instead.",
-           "basic_auth to be the login in FLOWER_BASIC_AUTH, read from the environment",
-           "A login written in the file is known to everyone who reads the code: read it "
-           'with os.environ["FLOWER_BASIC_AUTH"] and keep the value in .env.',
-           lesson="#step-2-a-login-for-flower-from-the-environment")
+    observed = (f"This check set FLOWER_BASIC_AUTH to {user}:*** (a random login), and "
+                f"flowerconfig.py gave Flower {_login_users(logins)} instead.")
+    expected = "basic_auth to be the login in FLOWER_BASIC_AUTH, read from the environment"
+    dotenv = {name: [part.strip() for part in value.split(",")]
+              for name, value in _dotenv(project).items()}
+    if dotenv.get("FLOWER_BASIC_AUTH") == logins:
+        fail(observed, expected, "That is the login in your .env: flowerconfig.py lets .env win "
+             "over the environment (read_env(..., overwrite=True)?). Read .env without "
+             "overwriting, as config/settings.py does, so that a variable set by the server "
+             "wins.", lesson=LOGIN_STEP)
+    other = next((name for name, value in dotenv.items() if value == logins), None)
+    if other:
+        fail(observed, expected, f"That is {other} from your .env: read FLOWER_BASIC_AUTH "
+             "instead.", lesson=LOGIN_STEP)
+    if flower.login in logins:
+        fail(observed, expected, "Beside the login from FLOWER_BASIC_AUTH, the file adds a "
+             "login written in it, which everyone who reads the code knows. Keep only "
+             "FLOWER_BASIC_AUTH's.", lesson=LOGIN_STEP)
+    fail(observed, expected, "A login written in the file is known to everyone who reads the "
+         'code: read it with os.environ["FLOWER_BASIC_AUTH"] and keep the value in .env.',
+         lesson=LOGIN_STEP)
 
 
 @needs(test_config_reads_login)
 def test_config_without_login(project, flower, monkeypatch):
     """Without FLOWER_BASIC_AUTH, flowerconfig.py stops Flower: no default login, never open"""
-    from grader.stack import read_dotenv
-
     monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
     logins = _config(project, flower)
     if isinstance(logins, Exception):
         return  # `celery flower` stops on this error: no Flower without a login
-    in_dotenv = read_dotenv(project.path / ".env").get("FLOWER_BASIC_AUTH")
+    in_dotenv = _dotenv(project).get("FLOWER_BASIC_AUTH")
     if in_dotenv and logins == [s.strip() for s in in_dotenv.split(",")]:
         return  # read from the project's .env: right (and this check cannot unset it)
     expect(logins, "With FLOWER_BASIC_AUTH unset, flowerconfig.py loads and sets no login: "
            "Flower would start open to anyone.",
            "flowerconfig.py to fail when FLOWER_BASIC_AUTH is missing, so Flower never starts "
            "open", 'os.environ["FLOWER_BASIC_AUTH"] raises KeyError when it is unset; '
-           'os.environ.get(...) quietly gives None.',
-           lesson="#step-2-a-login-for-flower-from-the-environment")
+           'os.environ.get(...) quietly gives None, and a default of [] gives no login.',
+           lesson=LOGIN_STEP)
     fail(f"With FLOWER_BASIC_AUTH unset, flowerconfig.py still gave Flower a login "
          f"({_login_users(logins)}): a default written in the file, which anyone who reads "
          "the code knows.", "flowerconfig.py to fail when FLOWER_BASIC_AUTH is missing",
-         'Read it with os.environ["FLOWER_BASIC_AUTH"], without a default.',
-         lesson="#step-2-a-login-for-flower-from-the-environment")
+         'Read it with os.environ["FLOWER_BASIC_AUTH"] (or env.list(...)), without a default.',
+         lesson=LOGIN_STEP)
 
 
 @needs(test_task_events, test_config_reads_login)
 def test_api_needs_login(project, flower, monkeypatch, fake):
-    """Flower answers 401 without your login, and with it lists your task as SUCCESS"""
+    """Flower answers 401 without your login, and with it lists your tasks as SUCCESS"""
     monkeypatch.setenv("FLOWER_BASIC_AUTH", flower.login)
     _config(project, flower)
     user = flower.login.partition(":")[0]
@@ -183,11 +337,11 @@ def test_api_needs_login(project, flower, monkeypatch, fake):
                lesson="#never-expose-flower-without-a-login")
     status, body = flower.get("/api/tasks", flower.login)
     expect(status == 200, f"Flower answered {status} to GET /api/tasks with the login in "
-           f"FLOWER_BASIC_AUTH: {body[:200]}", "200 and the list of tasks",
-           lesson="#step-2-a-login-for-flower-from-the-environment")
-    task = flower.task(watched["id"], flower.login)
-    state = task.get("state") if task else None
-    expect(state == "SUCCESS",
-           f"Flower's /api/tasks lists debug_task {watched['id']} with state {state}."
-           if task else f"Flower's /api/tasks does not list debug_task {watched['id']}.",
-           "the task, with state SUCCESS", lesson="#step-5-the-tasks-page-and-a-tasks-page")
+           f"FLOWER_BASIC_AUTH: {body[:200]}", "200 and the list of tasks", lesson=LOGIN_STEP)
+    for task_id, label in watched.items():
+        task = flower.task(task_id, flower.login)
+        state = task.get("state") if task else None
+        expect(state == "SUCCESS",
+               f"Flower's /api/tasks lists {label} {task_id} with state {state}."
+               if task else f"Flower's /api/tasks does not list {label} {task_id}.",
+               "the task, with state SUCCESS", lesson="#step-5-the-tasks-page-and-a-tasks-page")

@@ -33,7 +33,14 @@ _PROBE = "grader-probe"  # an event type of our own: proof that the receiver hea
 
 
 class FlowerConfigError(Exception):
-    """The project's Flower config could not be read; ``args[0]`` says why."""
+    """The project's Flower config could not be read; ``args[0]`` says why.
+
+    ``error`` is the exception the student's file raised (None when Flower refused a value).
+    """
+
+    def __init__(self, message: str, error: BaseException | None = None):
+        super().__init__(message)
+        self.error = error
 
 
 def _options():
@@ -52,21 +59,21 @@ def load_flower_config(path: Path) -> dict:
     try:
         options.parse_config_file(str(path), final=False)
     except (Exception, SystemExit) as exc:
-        raise FlowerConfigError(_explain(path, exc)) from None
+        raise FlowerConfigError(*_explain(path, exc)) from None
     return {name: options[name] for name in options if options[name] != before[name]}
 
 
-def _explain(path: Path, exc: BaseException) -> str:
+def _explain(path: Path, exc: BaseException) -> tuple[str, BaseException | None]:
     """The error, with the student's own file and line (tornado runs the file as "<string>")."""
     try:
         exec(compile(path.read_text(errors="replace"), str(path), "exec"),
              {"__file__": str(path)})
     except SyntaxError as again:
         again.filename = path.name
-        return "".join(traceback.format_exception_only(type(again), again)).rstrip()
+        return "".join(traceback.format_exception_only(type(again), again)).rstrip(), again
     except (Exception, SystemExit) as again:
-        return student_traceback(again, path.parent)
-    return str(exc)  # the file runs, and Flower refuses a value (a wrong type)
+        return student_traceback(again, path.parent), again
+    return str(exc), None  # the file runs, and Flower refuses a value (a wrong type)
 
 
 class _Receiver:
@@ -76,6 +83,7 @@ class _Receiver:
         self.app = app
         self._state_event = state_event
         self.seen: dict[str, list[str]] = defaultdict(list)
+        self.arrived: dict[str, dict[str, float]] = defaultdict(dict)  # first arrival (monotonic)
         self.heard_probe = threading.Event()
         self.error: BaseException | None = None
         self._receiver = None
@@ -88,6 +96,7 @@ class _Receiver:
             return
         if event.get("uuid"):
             self.seen[event["uuid"]].append(kind)
+            self.arrived[event["uuid"]].setdefault(kind, time.monotonic())
         self._state_event(event)
 
     def _run(self):
@@ -249,12 +258,21 @@ class InProcessFlower:
         """The event types heard for one task, in order."""
         return list(self.receiver.seen.get(task_id, []))
 
+    def arrived(self, task_id: str) -> dict[str, float]:
+        """When each event type was first heard for one task (``time.monotonic()``)."""
+        return dict(self.receiver.arrived.get(task_id, {}))
+
     def wait_for_events(self, task_id: str, kinds, within: float) -> list[str]:
         """Wait until every event type in ``kinds`` was heard for the task, or ``within`` s."""
+        return self.wait_for_all({task_id: kinds}, within)[task_id]
+
+    def wait_for_all(self, wanted: dict, within: float) -> dict[str, list[str]]:
+        """Wait until every task in ``wanted`` (id: event types) was heard with all its types."""
         deadline = time.monotonic() + within
-        while not set(kinds) <= set(self.events_of(task_id)) and time.monotonic() < deadline:
+        while (not all(set(kinds) <= set(self.events_of(i)) for i, kinds in wanted.items())
+               and time.monotonic() < deadline):
             time.sleep(0.02)
-        return self.events_of(task_id)
+        return {task_id: self.events_of(task_id) for task_id in wanted}
 
 
 class _NoEvents:
