@@ -10,7 +10,7 @@ SEED ?=
 PART ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check watch hint solution doctor queue stage run flower broker test bench grade bench-grade gradescope clean
+.PHONY: help setup check watch hint solution doctor queue stage run flower broker test bench grade bench-grade gradescope screenshots clean
 
 help: ## List the targets
 	@echo "Encore: background tasks in Django with Celery and Redis"
@@ -71,6 +71,13 @@ grade: $(VENV)/.installed ## Grade a class (instructors): SUBMISSIONS=dir OUT=di
 
 gradescope: $(VENV)/.installed ## Build autograder.zip to upload to Gradescope [EXERCISES=01-03] [ZIP=file]
 	@$(PY) -m grader gradescope --package "$(or $(ZIP),autograder.zip)" $(if $(EXERCISES),--exercises $(EXERCISES))
+
+$(VENV)/.browser: requirements-browser.txt $(VENV)/.installed
+	@REQUIREMENTS=requirements-browser.txt sh scripts/setup.sh "$(PYTHON)" "$(VENV)"
+	@touch $@
+
+screenshots: $(VENV)/.browser ## Take the lessons' screenshots again (needs Debian's chromium) [STAGES="3 4"]
+	@$(PY) scripts/screenshots.py $(STAGES)
 
 bench-grade: $(VENV)/.installed ## Measure grading a class of 60 built from the stages
 	@$(PY) -m bench.grade

@@ -5,6 +5,8 @@
 set -eu
 PYTHON=${1:-python3}
 VENV=${2:-.venv}
+# REQUIREMENTS=requirements-browser.txt adds the browser tools to an existing .venv.
+REQS=${REQUIREMENTS:-requirements.txt}
 
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
     echo "Python 3.10 or newer is needed, and '$PYTHON' was not found." >&2
@@ -34,11 +36,11 @@ fi
 if [ -n "$UV" ]; then
     echo "Installing into $VENV with uv..."
     "$UV" venv --quiet --allow-existing --python "$PYTHON" "$VENV"
-    "$UV" pip install --quiet --python "$VENV/bin/python" -r requirements.txt
+    "$UV" pip install --quiet --python "$VENV/bin/python" -r "$REQS"
 else
     echo "Installing into $VENV with pip (this takes a little while)..."
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQS"
 fi
 # Compile every module now: later starts are then fast, even where PYTHONDONTWRITEBYTECODE
 # stops Python from caching bytecode as it goes.
