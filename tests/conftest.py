@@ -20,14 +20,22 @@ from grader.stage import StageError, write_stage
 from .services import NO_REDIS, real_redis
 
 LAST_STAGE = int(all_exercises()[-1].number)
+# Stage 00 and one stage per exercise that exists: numbers can have gaps (09, then 12), and
+# the stage of a missing number would only repeat the one before it.
+STAGES = [0, *(int(e.number) for e in all_exercises())]
+
+
+def stage_before(number: int) -> int:
+    """The stage just before exercise ``number``: that of the previous exercise that exists."""
+    return max(n for n in STAGES if n < number)
 
 
 @pytest.fixture(scope="session")
 def stages(tmp_path_factory) -> dict[int, Path]:
-    """Every stage, 00 to the last, written once."""
+    """Stage 00 and every exercise's stage, written once."""
     root = tmp_path_factory.mktemp("stages")
     written = {}
-    for number in range(LAST_STAGE + 1):
+    for number in STAGES:
         try:
             write_stage(number, root / f"stage{number:02d}")
         except StageError as exc:  # not a git clone: the course as committed is unknown

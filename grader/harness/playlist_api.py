@@ -4,6 +4,11 @@ It answers ``GET /genres?url=<playlist URL>`` like the starter's ``manage.py pla
 ``{"genres": [...]}`` after ``delay`` seconds. Each playlist URL gets its own genres, chosen at
 random from the seed, so a hard-coded answer fails. Every question is recorded: when it came,
 which URL, and when the answer left.
+
+A playlist can also follow a script, one step per question (``scripted(503, 503, 200)``): a
+status code (200 answers its genres at once, anything else an error), ``HANG`` (answers only
+after ``hang_for`` seconds, longer than any sane client timeout) or ``DROP`` (closes the
+connection without answering). The last step repeats, so ``scripted(503)`` always fails.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from .fake import Fake
 
-__all__ = ["Asked", "PlaylistAPI"]
+__all__ = ["DROP", "HANG", "Asked", "PlaylistAPI"]
+
+HANG = "hang"
+DROP = "drop"
 
 
 @dataclass
@@ -35,13 +43,23 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         urls = parse_qs(parts.query).get("url")
         asked = api._note(urls[0] if urls else None)
+        step = api._step(urls[0]) if urls else None
+        if step == DROP:
+            self.close_connection = True
+            asked.answered = time.monotonic()
+            return  # no status line at all: the client sees the connection closed
         if parts.path.rstrip("/") != "/genres":
             status, payload = 404, {"error": "Not found. Try /genres?url=..."}
         elif not urls:
             status, payload = 400, {"error": "The url parameter is missing."}
+        elif step == HANG:
+            api._stopping.wait(api.hang_for)
+            status, payload = 200, {"genres": api.genres_for(urls[0])}
+        elif isinstance(step, int) and step != 200:
+            status, payload = step, {"error": f"Scripted answer {step}."}
         else:
             # An event, not time.sleep(): stop() ends the wait at once.
-            api._stopping.wait(api.delay)
+            api._stopping.wait(api.delay if step is None else 0)
             status, payload = 200, {"genres": api.genres_for(urls[0])}
         body = json.dumps(payload).encode()
         try:
@@ -70,9 +88,11 @@ class PlaylistAPI:
     genres the API will answer; ``asked`` lists every question so far.
     """
 
-    def __init__(self, seed: int, delay: float = 1.0):
+    def __init__(self, seed: int, delay: float = 1.0, hang_for: float = 5.0):
         self.delay = delay
+        self.hang_for = hang_for
         self.asked: list[Asked] = []
+        self._scripts: dict[str, list] = {}
         self._fake = Fake(seed)
         self._genres: dict[str, list[str]] = {}
         self._lock = threading.Lock()
@@ -91,6 +111,26 @@ class PlaylistAPI:
             url = f"https://open.spotify.com/playlist/{self._fake.token(22)}"
             self._genres[url] = self._fake.genres()
             return url
+
+    def scripted(self, *steps) -> str:
+        """A new playlist URL whose n-th question gets ``steps[n]`` (the last one repeats)."""
+        url = self.new_playlist()
+        with self._lock:
+            self._scripts[url] = list(steps)
+        return url
+
+    def asked_about(self, playlist_url: str) -> list[Asked]:
+        with self._lock:
+            return [a for a in self.asked if a.playlist_url == playlist_url]
+
+    def _step(self, playlist_url: str):
+        """The scripted step for this question (already noted), or None for the default."""
+        with self._lock:
+            steps = self._scripts.get(playlist_url)
+            if not steps:
+                return None
+            done = sum(1 for a in self.asked if a.playlist_url == playlist_url) - 1
+            return steps[min(done, len(steps) - 1)]
 
     def genres_for(self, playlist_url: str) -> list[str]:
         """The genres the API answers for ``playlist_url`` (chosen on first use)."""

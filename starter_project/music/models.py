@@ -8,6 +8,7 @@ class Artist(models.Model):
     email = models.EmailField()
     spotify_playlist_url = models.URLField("Spotify playlist URL", blank=True)
     genres = models.JSONField(default=list, blank=True)
+    # TODO(exercise 09): mark an artist whose playlist the API does not know (a 404) here.
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
