@@ -69,7 +69,7 @@ def check_lines(record: dict, style: Style) -> list[str]:
     if record.get("hint"):
         lines += _block("Hint:", record["hint"])
     if record.get("details"):
-        lines += ["      " + line for line in record["details"].splitlines()[-14:]]
+        lines += ["      " + line for line in record["details"].splitlines()[-20:]]
     if record.get("lesson"):
         lines += _block("Read:", record["lesson"])
     return lines

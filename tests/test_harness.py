@@ -174,3 +174,39 @@ def test_the_project_loads_as_in_production_and_finds_only_redis_url(tmp_path):
     parsed = environ.Env.parse_value(variables["DEBUG"], bool)
     assert parsed is False  # the starter reads DEBUG with env.bool(...)
     assert "testserver" in variables["ALLOWED_HOSTS"].split(",")
+
+
+def test_the_watch_shows_worker_failures_and_unknown_tasks_under_a_failed_check(tmp_path):
+    from celery.signals import task_failure, task_unknown
+
+    from grader.harness.watch import Watch
+
+    student = tmp_path / "tasks.py"
+    student.write_text("def work():\n    raise KeyError('album')\n")
+    namespace = {}
+    exec(compile(student.read_text(), str(student), "exec"), namespace)
+    watch = Watch(tmp_path).connect()
+    task = type("Task", (), {"name": "music.tasks.work"})()
+
+    def on_the_worker():
+        try:
+            namespace["work"]()
+        except KeyError as exc:
+            task_failure.send(sender=task, exception=exc, traceback=exc.__traceback__)
+        task_unknown.send(sender=None, name="music.tasks.wrok", id="1", message=None, exc=None)
+
+    thread = threading.Thread(target=on_the_worker)
+    thread.start()
+    thread.join()
+    passed = watch.judge({"id": "a", "title": "t", "status": "passed"})
+    assert "details" not in passed
+    details = watch.judge({"id": "a", "title": "t", "status": "failed"})["details"]
+    assert "Your task music.tasks.work raised on the worker:" in details
+    assert 'File "tasks.py", line 2, in work' in details and "KeyError: 'album'" in details
+    assert "The worker does not know the task music.tasks.wrok" in details
+    watch.reset()
+    assert "details" not in watch.judge({"id": "b", "title": "t", "status": "failed"})
+    from celery.signals import task_prerun
+    task_prerun.disconnect(watch._prerun)
+    task_failure.disconnect(watch._failure)
+    task_unknown.disconnect(watch._unknown)

@@ -146,6 +146,8 @@ def celery_app(project):
         app, problem = _project_app()
         if problem:
             raise problem
+        if plugin._watch:
+            plugin._watch.armed = True  # eager mode found on later was switched on later
         return app
 
 

@@ -37,6 +37,7 @@ from .failures import CheckFailed, CheckTimedOut
 from .fake import Fake
 from .project import ProjectError, checker_environment, load_project
 from .tracebacks import _inside, format_frames, student_frames, student_traceback
+from .watch import Watch
 
 REPO = Path(__file__).resolve().parents[2]
 LOADS_TITLE = "Your project loads: Django starts and the migrations run on a fresh database"
@@ -78,6 +79,7 @@ class _Run:
 
 
 _run: _Run | None = None
+_watch: Watch | None = None  # what the project's tasks did, from Celery's signals
 
 
 def pytest_configure(config):
@@ -170,6 +172,8 @@ def pytest_collection_finish(session):
         _disarm_deadline()
     run.emit(event="check", id="loads", title=LOADS_TITLE, status="passed",
              duration=time.monotonic() - started)
+    global _watch
+    _watch = Watch(run.project_path).connect()
     _arm_deadline(run.limit - (time.monotonic() - run.started) - 2)
 
 
@@ -235,6 +239,8 @@ def _on_alarm(signum, frame):
 def pytest_runtest_protocol(item, nextitem):
     run = _run
     run.emit(event="phase", phase=f"checking: {_title(item)}")
+    if _watch:
+        _watch.reset()
     limit = next((m.args[0] for m in item.iter_markers("limit")), run.check_limit)
     item.stash[_REPORTS] = []
     previous = signal.signal(signal.SIGALRM, _on_alarm)
@@ -306,6 +312,11 @@ def _record(item, reports, limit) -> dict:
         if report.failed and excinfo is not None:
             record.update(_explain(excinfo.value, item, limit))
             break
+    if _watch:
+        record = _watch.judge(record)
+        if _watch.eager_reported:
+            # Later checks that need the app skip instead of all saying the same again.
+            _run.broken.setdefault("celery_app", "eager mode was switched on (see above)")
     if record["status"] != "passed":
         record["lesson"] = _lesson_link(item, record.get("lesson"))
     if item.get_closest_marker("timed"):

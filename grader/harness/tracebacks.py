@@ -33,18 +33,19 @@ def format_frames(frames, root: Path) -> str:
     return "\n".join(lines)
 
 
-def student_traceback(exc: BaseException, root: Path) -> str:
+def student_traceback(exc: BaseException, root: Path, tb=None) -> str:
     """The exception and the part of its traceback that runs through the student's files.
 
     A syntax error in one of their files is shown as Python shows it: the file, the line and a
     caret. When none of it runs through their files, the whole traceback: then the fault is
-    more likely ours.
+    more likely ours. ``tb`` is the traceback when it is not (or no longer) ``exc``'s own.
     """
+    tb = tb or exc.__traceback__
     last = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     if isinstance(exc, SyntaxError) and exc.filename and _inside(exc.filename, Path(root).resolve()):
         rel = Path(exc.filename).resolve().relative_to(Path(root).resolve())
         return last.replace(f'File "{exc.filename}"', f'File "{rel}"')
-    frames = student_frames(exc.__traceback__, root)
+    frames = student_frames(tb, root)
     if not frames:
-        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
+        return "".join(traceback.format_exception(type(exc), exc, tb)).strip()
     return f"Traceback (your files only):\n{format_frames(frames, root)}\n{last}"

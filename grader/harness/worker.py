@@ -8,7 +8,7 @@ import time
 
 from celery.contrib.testing.worker import TestWorkController
 from celery.result import _set_task_join_will_block
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_ready
 from celery.utils.nodenames import anon_nodename
 from celery.worker import state
 
@@ -39,6 +39,15 @@ class _Errors(logging.Handler):
         self.lines.append(record.getMessage().strip())
 
 
+class _Controller(TestWorkController):
+    def on_consumer_ready(self, consumer):
+        # `celery worker` sends worker_ready, and a project may act on it (start something,
+        # change a setting); the test controller does not. Sent before the worker counts as
+        # started, so that whatever it changes is in place when the checks go on.
+        worker_ready.send(sender=consumer)
+        super().on_consumer_ready(consumer)
+
+
 class InProcessWorker:
     """A worker for ``app`` in a thread: ``start()`` returns at once, ``wait_ready()`` waits."""
 
@@ -55,7 +64,7 @@ class InProcessWorker:
         app.finalize()
         app.set_current()
         app.set_default()
-        self._controller = TestWorkController(
+        self._controller = _Controller(
             app=app, concurrency=1, pool="solo", hostname=anon_nodename(), loglevel="WARNING",
             logfile=None, ready_callback=None, without_heartbeat=True, without_mingle=True,
             without_gossip=True,

@@ -50,6 +50,20 @@ WRONG = [
     Wrong("01", "debug_task throws its result away",
           [("config/celery.py", "@app.task(bind=True)", "@app.task(bind=True, ignore_result=True)")],
           "debug_task runs on a worker", "ignore_result=True"),
+    Wrong("01", "eager mode switched on once the worker is ready, after the app was checked",
+          [("config/celery.py", "", "\n\nfrom celery.signals import worker_ready\n\n\n"
+            "@worker_ready.connect\ndef _run_here(**kwargs):\n"
+            "    app.conf.task_always_eager = True\n")],
+          "debug_task runs on a worker", "CELERY_TASK_ALWAYS_EAGER"),
+    Wrong("01", "eager mode switched on when the task is sent",
+          [("config/celery.py", "", "\n\nfrom celery.signals import before_task_publish\n\n\n"
+            "@before_task_publish.connect\ndef _run_here(**kwargs):\n"
+            "    app.conf.task_always_eager = True\n")],
+          "debug_task runs on a worker", "CELERY_TASK_ALWAYS_EAGER"),
+    Wrong("01", "debug_task raises on the worker: its traceback is shown",
+          [("config/celery.py", "    return self.request.id",
+            "    return self.request.id / 0")],
+          "debug_task runs on a worker", "Your task config.celery.debug_task raised on the worker"),
     Wrong("01", "config/__init__.py does not import the app",
           [("config/__init__.py", "from .celery import app as celery_app", "celery_app = None")],
           "exposes the app as celery_app", "has no celery_app"),
