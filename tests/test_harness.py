@@ -161,6 +161,12 @@ def test_messages_end_with_one_full_stop():
         "did not start: Connection closed by server."
     assert sentence("it stopped..") == "it stopped."
     assert sentence("Is Redis running?") == "Is Redis running?"
+    from grader.harness import CheckFailed
+    failure = CheckFailed("The worker did not start: Connection closed by server.. Then "
+                          "it waited... in ../config, or cd ..", "it to start..")
+    assert failure.observed == ("The worker did not start: Connection closed by server. Then "
+                                "it waited... in ../config, or cd ..")
+    assert failure.expected == "it to start."
 
 
 def test_the_project_loads_as_in_production_and_finds_only_redis_url(tmp_path):

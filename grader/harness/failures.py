@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import NoReturn
 
 __all__ = ["CheckFailed", "CheckTimedOut", "fail", "expect", "guard", "needs", "sentence",
@@ -13,6 +14,7 @@ class CheckFailed(AssertionError):
 
     def __init__(self, observed: str, expected: str, hint: str | None = None,
                  lesson: str | None = None, timing: bool = False):
+        observed, expected, hint = (_one_stop(text) for text in (observed, expected, hint))
         super().__init__(observed)
         self.observed = observed
         self.expected = expected
@@ -26,6 +28,15 @@ class CheckTimedOut(BaseException):
 
     A BaseException, so that a student's ``except Exception`` cannot swallow it.
     """
+
+
+# "...: {exc}." where the exception's own message ends with a full stop (kombu's and redis-py's
+# often do): two stops after a word, never an ellipsis or a ".." in a path.
+_DOUBLE_STOP = re.compile(r"(?<=[^.\s/])\.\.(?=\s|$)")
+
+
+def _one_stop(text):
+    return _DOUBLE_STOP.sub(".", text) if isinstance(text, str) else text
 
 
 def sentence(text: str) -> str:
