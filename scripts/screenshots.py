@@ -95,7 +95,8 @@ def _answers(port: int, path: str = "/") -> bool:
         return False
 
 
-def _prepare(stage: int, folder: Path) -> Path:
+def prepare_stage(stage: int, folder: Path) -> Path:
+    """Stage ``stage`` in ``folder``, migrated, with Encore's demo data when it has the command."""
     project = folder / f"stage{stage:02d}"
     write_stage(stage, project)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "REDIS_"))}
@@ -108,7 +109,8 @@ def _prepare(stage: int, folder: Path) -> Path:
     return project
 
 
-def _run_stack(project: Path, log: Path):
+def start_stack(project: Path, log: Path):
+    """`python -m grader run` on free ports; (its process, web port, Flower port)."""
     web, flower = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "REDIS_"))}
     env.update(PORT=str(web), FLOWER_PORT=str(flower), FLOWER_BASIC_AUTH=":".join(LOGIN))
@@ -116,13 +118,30 @@ def _run_stack(project: Path, log: Path):
                                 str(project)], cwd=REPO, env=env, stdout=open(log, "w"),
                                stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
-    while not _answers(web):
+    worker = (project / "config" / "celery.py").is_file()
+    while not _answers(web) or (worker and "ready." not in log.read_text()):
         if process.poll() is not None or time.monotonic() > deadline:
             stop_group(process)
-            raise SystemExit(f"Encore did not start for {project.name}:\n{log.read_text()}")
+            raise RuntimeError(f"Encore did not start for {project.name}:\n{log.read_text()}")
         time.sleep(0.2)
-    time.sleep(1.5)  # the worker and Flower come up just after the web server
+    time.sleep(0.5)  # Flower comes up just after the worker
     return process, web, flower
+
+
+def stop_stack(process) -> None:
+    """Ctrl-C, as a student stops `make run`; then make sure nothing is left."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        stop_group(process)
+
+
+def launch(playwright):
+    """Debian's Chromium, headless, with nothing that reaches out to the network."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def _take(browser, shots: list[Shot], web: int, flower: int) -> list[Path]:
@@ -162,19 +181,15 @@ def main(argv=None) -> int:
     IMAGES.mkdir(parents=True, exist_ok=True)
     wanted = args.stages or sorted(SHOTS)
     with tempfile.TemporaryDirectory(prefix="encore-shots-") as tmp, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         for stage in wanted:
-            project = _prepare(stage, Path(tmp))
-            process, web, flower = _run_stack(project, Path(tmp) / f"stack{stage:02d}.log")
+            project = prepare_stage(stage, Path(tmp))
+            process, web, flower = start_stack(project, Path(tmp) / f"stack{stage:02d}.log")
             try:
                 for path in _take(browser, SHOTS.get(stage, []), web, flower):
                     print(f"wrote {path.relative_to(REPO)}")
             finally:
-                os.killpg(process.pid, signal.SIGINT)
-                try:
-                    process.wait(20)
-                finally:
-                    stop_group(process)
+                stop_stack(process)
             shutil.rmtree(project, ignore_errors=True)
         browser.close()
     return 0
