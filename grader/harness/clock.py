@@ -1,17 +1,25 @@
-"""Celery's real beat scheduler, driven by a controlled clock instead of the wall clock.
+"""Controlled clocks: Celery's real beat scheduler on a simulated clock, and the project's "now".
 
-Nothing sleeps: the clock jumps straight to the moment the scheduler says something is next due,
-so a fortnight of schedule runs in well under a second.
+``BeatClock``: nothing sleeps; the clock jumps straight to the moment the scheduler says
+something is next due, so a fortnight of schedule runs in well under a second.
+
+``ProjectClock``: what ``timezone.now()`` (and ``datetime.now()``, ``date.today()``) answer in
+the student's code, on the worker's thread as in the checker's, so a task can be run "30 days
+later" for real.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import datetime as _datetime
+import sys
+import types
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from celery.beat import Scheduler
 
-__all__ = ["BeatClock", "BeatSend"]
+__all__ = ["BeatClock", "BeatSend", "ProjectClock"]
 
 _STEP = 0.02  # seconds the clock moves when beat asks to wait "0 s" and sends nothing
 
@@ -21,6 +29,8 @@ class BeatSend:
     entry: str
     task: str
     at: datetime
+    # The options the task is sent with: the entry's, over the task's own defaults (expires...).
+    options: dict = field(default_factory=dict, compare=False)
 
 
 class _RecordingScheduler(Scheduler):
@@ -33,7 +43,11 @@ class _RecordingScheduler(Scheduler):
         return None if not self._clock.really_send else super().producer
 
     def apply_async(self, entry, producer=None, advance=True, **kwargs):
-        self._clock.sends.append(BeatSend(entry.name, entry.task, self._clock.now))
+        task = self.app.tasks.get(entry.task)
+        options = dict(task._get_exec_options() if task else {})
+        options.update({key: value for key, value in (entry.options or {}).items()
+                        if value is not None})
+        self._clock.sends.append(BeatSend(entry.name, entry.task, self._clock.now, options))
         if self._clock.really_send:
             return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
         if advance:
@@ -80,3 +94,85 @@ class BeatClock:
             self.app.__dict__.pop("now", None)
         else:
             self.app.now = self._saved_now
+
+
+class ProjectClock:
+    """Sets "now" for Django and for the project's own modules, in every thread, while open.
+
+    It replaces ``django.utils.timezone.now`` (what ``auto_now_add`` and ``timezone.now()``
+    read), and, in each module loaded from the project's folder, the names bound to that
+    function, to ``datetime.datetime``, ``datetime.date`` or the ``datetime`` module, so
+    ``from django.utils.timezone import now`` and ``datetime.now(UTC)`` see the same clock.
+    The clock stands still until ``set()`` moves it. Times the database computes itself (SQL's
+    ``CURRENT_TIMESTAMP``, Django's ``Now()``) keep the real time.
+    """
+
+    def __init__(self, project_path: Path, now: datetime):
+        self.root = Path(project_path).resolve()
+        self.now = now
+        self._undo: list[tuple[object, str, object]] = []
+
+    def set(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        self.now = now
+
+    def __enter__(self) -> "ProjectClock":
+        from django.conf import settings
+        from django.utils import timezone as django_timezone
+
+        clock = self
+        real_now = django_timezone.now
+
+        def now():
+            return clock.now if settings.USE_TZ else clock._local_naive()
+
+        class FakeDatetime(_datetime.datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return clock.now.astimezone(tz) if tz else clock._local_naive()
+
+            @classmethod
+            def utcnow(cls):
+                return clock.now.astimezone(timezone.utc).replace(tzinfo=None)
+
+            @classmethod
+            def today(cls):
+                return clock._local_naive()
+
+        class FakeDate(_datetime.date):
+            @classmethod
+            def today(cls):
+                return clock._local_naive().date()
+
+        module = types.ModuleType("datetime", _datetime.__doc__)
+        module.__dict__.update(_datetime.__dict__)
+        module.datetime, module.date = FakeDatetime, FakeDate
+        swap = {id(real_now): now, id(_datetime.datetime): FakeDatetime,
+                id(_datetime.date): FakeDate, id(_datetime): module}
+        self._replace(django_timezone, "now", now)
+        for loaded in list(sys.modules.values()):
+            if self._in_project(loaded):
+                for name, value in list(vars(loaded).items()):
+                    if id(value) in swap:
+                        self._replace(loaded, name, swap[id(value)])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for target, name, value in reversed(self._undo):
+            setattr(target, name, value)
+        self._undo.clear()
+
+    def _replace(self, target, name: str, value) -> None:
+        self._undo.append((target, name, getattr(target, name)))
+        setattr(target, name, value)
+
+    def _in_project(self, module) -> bool:
+        file = getattr(module, "__file__", None)
+        try:
+            return bool(file) and Path(file).resolve().is_relative_to(self.root)
+        except (OSError, ValueError):
+            return False
+
+    def _local_naive(self) -> datetime:
+        return self.now.astimezone().replace(tzinfo=None)
