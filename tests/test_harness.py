@@ -216,3 +216,48 @@ def test_the_watch_shows_worker_failures_and_unknown_tasks_under_a_failed_check(
     task_prerun.disconnect(watch._prerun)
     task_failure.disconnect(watch._failure)
     task_unknown.disconnect(watch._unknown)
+
+
+_PROBE_CHECKER = '''
+import time
+
+from grader.harness import fail
+
+
+def project_environment(fake):
+    return {"DIGEST_RECIPIENTS": "one@example.com,two@example.com"}
+
+
+def test_environment(project, environment):
+    """the project started with the chosen environment, as in production"""
+    assert project.settings.DIGEST_RECIPIENTS == ["one@example.com", "two@example.com"]
+    assert environment["DIGEST_RECIPIENTS"] == "one@example.com,two@example.com"
+    assert project.settings.DEBUG is False
+    assert not [name for name in environment if name.startswith("CELERY_BROKER")]
+
+
+def test_unknown_task(celery_app, worker):
+    """a task the worker does not know"""
+    result = celery_app.send_task("encore.not_a_task")
+    try:
+        result.get(timeout=5)
+    except Exception:
+        time.sleep(0.3)  # the worker sends task_unknown just after it stores the failure
+    fail("it failed", "nothing")
+'''
+
+
+def test_checks_get_their_environment_and_hear_of_unknown_tasks(tmp_path):
+    from grader.exercises import Exercise
+    from grader.runner import run_checker
+
+    folder = tmp_path / "99-probe"
+    folder.mkdir()
+    (folder / "check.py").write_text(_PROBE_CHECKER)
+    write_stage(1, tmp_path / "s1")
+    run = run_checker(Exercise("99", "probe", folder), tmp_path / "s1", seed=5)
+    checks = {c["title"]: c for c in run.checks}
+    assert checks["the project started with the chosen environment, as in production"][
+        "status"] == "passed", run.log
+    unknown = checks["a task the worker does not know"]
+    assert "The worker does not know the task encore.not_a_task" in unknown["details"]

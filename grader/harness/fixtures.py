@@ -52,6 +52,18 @@ def fake():
 
 
 @pytest.fixture(scope="session")
+def environment(project) -> dict[str, str]:
+    """The variables the project started with (read-only).
+
+    Settings that the project reads from the environment once, at import (TIME_ZONE,
+    FEEDBACK_EMAIL_DELAY...), cannot be changed for a check afterwards: a module-level
+    ``project_environment(fake)`` in check.py chooses them before Django starts, and a check
+    reads the chosen value here. ``settings(...)`` is for what the project reads at use time.
+    """
+    return dict(project.environment)
+
+
+@pytest.fixture(scope="session")
 def broker():
     """The broker this run uses: ``.url`` and a human ``.label``."""
     return plugin._run.broker
@@ -229,7 +241,12 @@ def client():
 
 @pytest.fixture
 def settings():
-    """Change Django settings for one check: ``settings(FEEDBACK_EMAIL_DELAY=1)``."""
+    """Change Django settings for one check: ``settings(FEEDBACK_EMAIL_DELAY=1)``.
+
+    Only for settings the project reads when it uses them; a value copied at import time
+    (a module constant, an env(...) default) stays as it was: use ``project_environment``
+    and the ``environment`` fixture for those.
+    """
     from django.test import override_settings
     active = []
 

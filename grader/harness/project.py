@@ -76,6 +76,9 @@ class Project:
     # CELERY_* URL variables the project's .env (or settings) put in os.environ, which the
     # harness removed so that the app is judged by its own configuration.
     ignored_env: dict[str, str] = field(default_factory=dict)
+    # The variables the project started with: the harness's and the checkers' own
+    # (``project_environment(fake)``), which is how a check sets what settings read only once.
+    environment: dict[str, str] = field(default_factory=dict)
 
     def module(self, dotted: str, *, exercise: str | None = None):
         """Import one of the student's modules, turning a failure into a check failure."""
@@ -192,7 +195,7 @@ def load_project(path: Path, environment: dict[str, str], workdir: Path,
     except Exception as exc:
         raise ProjectError("Your migrations do not run on a fresh database.",
                            student_traceback(exc, path))
-    return Project(path, ignored)
+    return Project(path, ignored, dict(environment))
 
 
 def _migrations_key(path: Path) -> str:
