@@ -1,11 +1,191 @@
-"""Exercise 03 (task results and the status endpoint): typical wrong answers."""
+"""Exercise 03 (task results and the status endpoint): typical wrong answers, and right ones
+written differently from the solution."""
 
-from . import EAGER, Wrong
+from pathlib import Path
+
+from . import EAGER, Right, Wrong
+
+_SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "03-task-results"
+
+
+def _whole(name: str, text: str) -> tuple[str, str, str]:
+    """An edit that replaces the whole of solution 03's ``name`` with ``text``."""
+    return (name, (_SOLUTION / name).read_text(), text)
+
+
+# A lock in Django's cache: cache.add() stores the key only if it is absent.
+CACHE_LOCK_TASKS = '''"""Search tasks."""
+
+from celery import shared_task
+from celery.signals import task_revoked
+from celery.utils import uuid
+from django.core.cache import cache
+
+from .indexing import rebuild_index
+
+KEY = "search-rebuild-task"
+
+
+@shared_task(bind=True)
+def rebuild_search_index(self):
+    try:
+        return rebuild_index()
+    finally:
+        if cache.get(KEY) == self.request.id:
+            cache.delete(KEY)
+
+
+@task_revoked.connect
+def forget_revoked(sender=None, request=None, **kwargs):
+    if sender.name == rebuild_search_index.name and cache.get(KEY) == request.id:
+        cache.delete(KEY)
+
+
+def start_rebuild():
+    task_id = uuid()
+    if cache.add(KEY, task_id, timeout=660):
+        rebuild_search_index.apply_async(task_id=task_id)
+        return task_id
+    return cache.get(KEY) or start_rebuild()
+'''
+REDIS_CACHE = '''
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+    }
+}
+'''
+
+# No receiver for revokes: a lock whose task has finished (ready()) counts as free.
+STALE_LOCK_TASKS = '''"""Search tasks."""
+import redis
+from celery import shared_task
+from celery.result import AsyncResult
+from django.conf import settings
+
+from .indexing import rebuild_index
+
+KEY = "rebuild-lock"
+
+
+def _db():
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@shared_task(bind=True)
+def rebuild_search_index(self):
+    try:
+        return rebuild_index()
+    finally:
+        _db().delete(KEY)
+
+
+def start_rebuild():
+    db = _db()
+    for _ in range(5):
+        holder = db.get(KEY)
+        if holder is not None:
+            if not AsyncResult(holder.decode()).ready():
+                return holder.decode()
+            db.delete(KEY)
+        result = rebuild_search_index.apply_async(countdown=0)
+        if db.set(KEY, result.id, nx=True, ex=900):
+            return result.id
+        result.revoke()
+    raise RuntimeError("no lock")
+'''
+# Publish only once the lock is taken, with a chosen id: the version above publishes first.
+STALE_LOCK_TASKS = STALE_LOCK_TASKS.replace('''        result = rebuild_search_index.apply_async(countdown=0)
+        if db.set(KEY, result.id, nx=True, ex=900):
+            return result.id
+        result.revoke()
+    raise RuntimeError("no lock")''', '''        task_id = uuid()
+        if db.set(KEY, task_id, nx=True, ex=900):
+            rebuild_search_index.apply_async(task_id=task_id)
+            return task_id
+    raise RuntimeError("no lock")''').replace(
+    "from celery.result import AsyncResult\n",
+    "from celery.result import AsyncResult\nfrom celery.utils import uuid\n")
+
+CLASS_VIEW = '''
+
+class RebuildView(View):
+    """The same page, as a class."""
+
+    def get(self, request):
+        count = Album.objects.count()
+        return render(request, "search/rebuild.html", {
+            "album_count": count, "index_size": SearchEntry.objects.count(),
+            "estimate": count * settings.SEARCH_INDEX_DELAY})
+
+    def post(self, request):
+        task_id = start_rebuild()
+        return JsonResponse({"status_url": request.build_absolute_uri(
+            reverse("tasks:status", kwargs={"task_id": task_id})), "task_id": task_id},
+            status=HTTPStatus.ACCEPTED)
+
+
+rebuild = RebuildView.as_view()
+'''
+
+STATUS_WITH_APP = '''"""Project-wide views."""
+
+from celery import states
+from celery.result import AsyncResult
+from django.http import JsonResponse
+
+from .celery import app
+
+
+def task_status(request, task_id):
+    result = AsyncResult(task_id, app=app)
+    state = result.state
+    answer = {"task_id": task_id, "state": state,
+              "result": result.result if state == states.SUCCESS else None}
+    if state in (states.FAILURE, states.REVOKED):
+        answer["error"] = str(result.result) or state.lower()
+    return JsonResponse(answer)
+'''
+
+# Polls while the state is one of the waiting ones, and at most 600 times.
+WHITELIST_JS = '''const form = document.getElementById("rebuild-form");
+const out = document.getElementById("rebuild-status");
+const button = form.querySelector("button");
+let tries = 0;
+
+async function ask(url) {
+  tries += 1;
+  const response = await fetch(url);
+  const answer = response.ok ? await response.json() : {state: "FAILURE", error: "no answer"};
+  if (["PENDING", "STARTED", "RETRY"].includes(answer.state) && tries < 600) {
+    out.textContent = "Working on it…";
+    setTimeout(() => ask(url), 1000);
+    return;
+  }
+  button.disabled = false;
+  out.textContent = answer.state === "SUCCESS" ? `Done: ${answer.result} entries.`
+    : `Stopped (${answer.error || "cancelled, or no news for ten minutes"}).`;
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  button.disabled = true;
+  const response = await fetch(window.location.href, {method: "POST", body: new FormData(form)});
+  if (response.ok) {
+    ask((await response.json()).status_url);
+  }
+});
+'''
 
 WRONG = [
     Wrong("03", "the task does not return the count",
           [("search/tasks.py", "return rebuild_index()", "rebuild_index()")],
           "returns the entry count", "returned None"),
+    Wrong("03", "the task ignores its result",
+          [("search/tasks.py", "@shared_task(bind=True, time_limit=TIME_LIMIT)",
+            "@shared_task(bind=True, time_limit=TIME_LIMIT, ignore_result=True)")],
+          "returns the entry count", "ignore_result=True"),
     Wrong("03", "the status endpoint leaks the traceback",
           [("config/views.py", 'data["error"] = str(result.result)',
             'data["error"] = result.traceback')],
@@ -14,10 +194,62 @@ WRONG = [
           [("config/views.py", "    result = AsyncResult(task_id)\n",
             "    result = AsyncResult(task_id)\n    result.get(timeout=30, propagate=False)\n")],
           "reports the state", "it waited for the task"),
+    Wrong("03", "the view waits for the result",
+          [("search/views.py", "        task_id = start_rebuild()\n",
+            "        task_id = start_rebuild()\n"
+            "        AsyncResult(task_id).get(timeout=30)\n"),
+           ("search/views.py", "from django.conf import settings\n",
+            "from celery.result import AsyncResult\nfrom django.conf import settings\n")],
+          "answers 202 at once", "waited for its result"),
     Wrong("03", "the view answers 200 instead of 202",
           [("search/views.py", "status=202)", "status=200)")],
           "answers 202 at once", "status is 200"),
     Wrong("03", "eager mode is switched on",
           [("config/settings.py", "", EAGER)],
           "eager mode off", "CELERY_TASK_ALWAYS_EAGER is on"),
+    Wrong("03", "a rebuild without a lock",
+          [("search/views.py", "from .tasks import start_rebuild",
+            "from .tasks import rebuild_search_index"),
+           ("search/views.py", "task_id = start_rebuild()",
+            "task_id = rebuild_search_index.delay().id")],
+          "While a rebuild runs", "started 2 rebuilds"),
+    Wrong("03", "a lock that is never released",
+          [("search/tasks.py", "        release(self.request.id)\n", "        pass\n")],
+          "While a rebuild runs", "the lock is never released"),
+    Wrong("03", "a lock in the local-memory cache",
+          [_whole("search/tasks.py", CACHE_LOCK_TASKS)],
+          "While a rebuild runs", "local-memory cache"),
+    Wrong("03", "a revoked rebuild keeps the lock",
+          [("search/tasks.py", "@task_revoked.connect\n", "")],
+          "A revoked rebuild", "revoked before it starts never runs"),
+    Wrong("03", "the status endpoint crashes on a revoked task",
+          [("config/views.py", "    if result.successful():",
+            "    if result.ready() and not result.failed():")],
+          "A revoked rebuild", "raised TypeError"),
+    Wrong("03", "polling that never stops on REVOKED",
+          [("static/rebuild.js", '  } else if (answer.state === "REVOKED") {\n'
+            '    finish("The rebuild was cancelled before it finished.");\n', "")],
+          "stops polling", "never mentions REVOKED"),
+    Wrong("03", "polling without a bound",
+          [("static/rebuild.js", '  } else if (Date.now() > deadline) {\n    finish("No news of '
+            'the rebuild for ten minutes. Reload the page later to see the index.");\n', "")],
+          "stops polling", "no time limit"),
+]
+
+RIGHT = [
+    Right("03", "a cache.add lock on a Redis cache",
+          [_whole("search/tasks.py", CACHE_LOCK_TASKS),
+           ("config/settings.py", "", REDIS_CACHE)]),
+    Right("03", "a Redis lock that frees a finished holder",
+          [_whole("search/tasks.py", STALE_LOCK_TASKS)]),
+    Right("03", "a class-based view and an absolute status URL",
+          [("search/views.py", "", CLASS_VIEW),
+           ("search/views.py", "from django.conf import settings\n",
+            "from http import HTTPStatus\n\nfrom django.conf import settings\n"),
+           ("search/views.py", "from django.urls import reverse\n",
+            "from django.urls import reverse\nfrom django.views import View\n")]),
+    Right("03", "a status view with AsyncResult(..., app=app)",
+          [_whole("config/views.py", STATUS_WITH_APP)]),
+    Right("03", "polling that waits only on listed states, for at most 600 polls",
+          [_whole("static/rebuild.js", WHITELIST_JS)]),
 ]
