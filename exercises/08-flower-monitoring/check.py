@@ -228,8 +228,11 @@ def _config(project, flower):
     from grader.harness.flower import FlowerConfigError
 
     path = project.path / "flowerconfig.py"
-    expect(path.is_file(), "There is no flowerconfig.py next to manage.py, so Flower runs "
-           "without a login: anyone who reaches its port can read every task and revoke it.",
+    elsewhere = [str(f.relative_to(project.path)) for f in project.path.glob("*/flowerconfig.py")]
+    expect(path.is_file(), "There is no flowerconfig.py next to manage.py"
+           + (f" (there is {elsewhere[0]}, where Flower never looks)" if elsewhere else "")
+           + ", so Flower runs without a login: anyone who reaches its port can read every "
+           "task and revoke it.",
            "flowerconfig.py beside manage.py (`celery -A config flower` reads it from there), "
            'with basic_auth read from FLOWER_BASIC_AUTH',
            "Flower reads variables from the real environment only, never from .env: the "

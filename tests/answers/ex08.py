@@ -1,5 +1,7 @@
 """Exercise 08 (task events and Flower's login): typical wrong answers, and right ones."""
 
+from pathlib import Path
+
 from . import Right, Wrong
 
 SENT = "CELERY_TASK_SEND_SENT_EVENT = True"
@@ -64,6 +66,11 @@ WRONG = [
             "environ.Env.read_env(ENV_FILE, overwrite=True)"),
            (".env", "", "FLOWER_BASIC_AUTH=encore:from-the-dotenv-file\n")],
           "gives Flower the login", "lets .env win over the environment"),
+    Wrong("08", "flowerconfig.py inside config/",
+          [("config/flowerconfig.py", "", Path(__file__).resolve().parents[2].joinpath(
+              "solutions/08-flower-monitoring/flowerconfig.py").read_text()),
+           ("config/settings.py", "", EVENT_SETTINGS)],
+          "gives Flower the login", "there is config/flowerconfig.py", stage=7),
     Wrong("08", "no flowerconfig.py at all",
           [("config/settings.py", "", EVENT_SETTINGS)],
           "gives Flower the login", "There is no flowerconfig.py", stage=7),
