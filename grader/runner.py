@@ -7,9 +7,12 @@ pipe, so a run that is killed still reports every check it finished.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import select
 import subprocess
 import sys
@@ -23,7 +26,7 @@ from .exercises import REPO, Exercise
 from .processes import stop_group
 
 __all__ = ["CheckRun", "RecordReader", "run_checker", "collect", "conclude", "pytest_arguments",
-           "run_variables", "DEFAULT_LIMIT", "LOAD_LIMIT", "CHECK_LIMIT"]
+           "run_variables", "run_key", "DEFAULT_LIMIT", "LOAD_LIMIT", "CHECK_LIMIT"]
 
 DEFAULT_LIMIT = 90.0  # seconds for a whole checker run
 LOAD_LIMIT = 20.0  # seconds for Django to import the project and migrate
@@ -43,6 +46,11 @@ class CheckRun:
     outcome: str = "completed"  # completed, timed out, crashed
     problem: str = ""  # what went wrong with the run itself, in plain words
     log: str = ""
+    # What the parent saw of the run's integrity (see RecordReader and grader/grade/verdict.py):
+    # records that were not the harness's own, and the tripwires the run set off.
+    forged: list[str] = field(default_factory=list)
+    tripwires: list[dict] = field(default_factory=list)
+    witness: dict = field(default_factory=dict)
 
     @property
     def checks(self) -> list[dict]:
@@ -98,9 +106,13 @@ def pytest_arguments(exercise: Exercise) -> list[str]:
 
 def run_variables(project: Path, *, broker: str | None, seed: int, results_fd: int,
                   stack_file: Path, scratch: Path, limit: float, load_limit: float,
-                  check_limit: float) -> dict[str, str]:
-    """The GRADER_* variables the harness plugin reads."""
+                  check_limit: float, key_fd: int | None = None,
+                  tripwire_fd: int | None = None) -> dict[str, str]:
+    """The GRADER_* variables the harness plugin reads (it removes the channel's before the
+    project loads)."""
+    channel = {"GRADER_KEY_FD": key_fd, "GRADER_TRIPWIRE_FD": tripwire_fd}
     return {
+        **{name: str(fd) for name, fd in channel.items() if fd is not None},
         "GRADER_PROJECT": str(Path(project).resolve()), "GRADER_BROKER": broker or "",
         "GRADER_SEED": str(seed), "GRADER_RESULTS_FD": str(results_fd),
         "GRADER_STACK_FILE": str(stack_file), "GRADER_LOAD_LIMIT": str(load_limit),
@@ -121,10 +133,11 @@ def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
         scratch = Path(tmp) / "scratch"  # the checked project's working folder and database
         scratch.mkdir()
         read_fd, write_fd = os.pipe()
+        key, key_fd = run_key()
         env = _child_env({
             **run_variables(project, broker=broker, seed=seed, results_fd=write_fd,
                             stack_file=stack_file, scratch=scratch, limit=limit,
-                            load_limit=load_limit, check_limit=check_limit),
+                            load_limit=load_limit, check_limit=check_limit, key_fd=key_fd),
             **(extra_env or {}),
         })
         command = [sys.executable, "-m", "pytest", *pytest_arguments(exercise)]
@@ -132,10 +145,11 @@ def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
         with open(log_file, "w") as log:
             process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       pass_fds=(write_fd,), start_new_session=True)
+                                       pass_fds=(write_fd, key_fd), start_new_session=True)
         os.close(write_fd)
+        os.close(key_fd)
         try:
-            collect(run, read_fd, started + limit, on_record)
+            collect(run, read_fd, started + limit, on_record, key)
             try:
                 process.wait(timeout=max(0.1, started + limit - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -164,22 +178,57 @@ def conclude(run: CheckRun, returncode: int | None, stack_file: Path, limit: flo
                        f"{returncode}). Its last output is below.")
 
 
-class RecordReader:
-    """Splits what comes over the results pipe into records; anything not JSON is ignored."""
+def run_key() -> tuple[bytes, int]:
+    """A fresh key for one run, and the read end of a pipe that holds it (for the harness)."""
+    key = secrets.token_bytes(32)
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, key)
+    os.close(write_fd)
+    return key, read_fd
 
-    def __init__(self, run: CheckRun, on_record: Callable[[dict], None] | None = None):
+
+class RecordReader:
+    """Splits what comes over the results pipe into records; anything not JSON is ignored.
+
+    With the run's ``key``, a record counts only when it carries the harness's HMAC and the
+    next sequence number; anything else is kept out of the results and noted in ``run.forged``.
+    """
+
+    def __init__(self, run: CheckRun, on_record: Callable[[dict], None] | None = None,
+                 key: bytes | None = None):
         self.run, self.on_record, self._buffer = run, on_record, b""
+        self.key, self.seq = key, 0
+
+    def _verified(self, line: bytes) -> bytes | None:
+        mac, _, text = line.partition(b" ")
+        expected = hmac.new(self.key, text, hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(mac, expected):
+            if line.strip() and len(self.run.forged) < 5:
+                self.run.forged.append("A line on the results channel was not the checker's "
+                                       f"own (no valid signature): {_shown(line)}")
+            return None
+        return text
 
     def feed(self, chunk: bytes) -> None:
         self._buffer += chunk
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
+            if self.key is not None:
+                line = self._verified(line)
+                if line is None:
+                    continue
             try:
                 record = json.loads(line)
             except ValueError:
                 continue  # not ours: the pipe carries only JSON lines
             if not isinstance(record, dict):
                 continue
+            if self.key is not None:
+                got = record.pop("seq", None)
+                if got != self.seq:
+                    self.run.forged.append("The checker's records came out of order (a signed "
+                                           "record was replayed or dropped).")
+                self.seq = (got if isinstance(got, int) else self.seq) + 1
             if record.get("event") == "broker":
                 self.run.broker = record.get("label", "")
             self.run.records.append(record)
@@ -187,9 +236,15 @@ class RecordReader:
                 self.on_record(record)
 
 
-def collect(run: CheckRun, fd: int, deadline: float, on_record=None) -> None:
+def _shown(line: bytes) -> str:
+    text = line.decode(errors="replace")
+    return text if len(text) < 160 else text[:160] + "..."
+
+
+def collect(run: CheckRun, fd: int, deadline: float, on_record=None,
+            key: bytes | None = None) -> None:
     """Read records from ``fd`` until it closes or ``deadline`` passes (then: timed out)."""
-    reader = RecordReader(run, on_record)
+    reader = RecordReader(run, on_record, key)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:

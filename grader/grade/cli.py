@@ -78,11 +78,15 @@ def grade(args) -> int:
             print(exc, file=sys.stderr)
             return 1
         raise
-    graded = sum(1 for g in class_ if g.status == "graded")
-    partly = sum(1 for g in class_ if g.status.startswith("partly"))
+    graded = sum(1 for g in class_ if g.graded == "graded")
+    partly = sum(1 for g in class_ if g.graded.startswith("partly"))
     print(f"Graded {len(class_)} submissions × {len(exercises)} exercises in "
           f"{time.monotonic() - started:.1f} s: {graded} graded, {partly} partly graded, "
           f"{len(class_) - graded - partly} not gradable.")
+    look = sum(1 for g in class_ if g.look)
+    if look:
+        print(f"{look} submission{'s' if look > 1 else ''} need{'' if look > 1 else 's'} a "
+              "look (results the grader could not back, or suspicious code): see summary.md.")
     reruns = sum(1 for g in class_ for r in g.results.values() if r.get("rerun"))
     if reruns:
         print(f"{reruns} run{'s' if reruns > 1 else ''} had a failed timing check and "

@@ -17,6 +17,7 @@ from ..report import timing_failed
 from . import results, runs
 from .cache import ResultCache, run_key
 from .progress import Progress
+from .verdict import scan
 from .submissions import Limits, find_submissions, materialize
 
 __all__ = ["Options", "grade_class", "rerun_reason", "student_seed"]
@@ -48,7 +49,8 @@ def _backend(options: Options, workroot: Path):
         from .remote import CeleryBackend
         return CeleryBackend(options.broker, workroot)
     from .pool import LocalPool
-    return LocalPool(options.jobs, workroot, protect=[options.out, options.submissions])
+    return LocalPool(options.jobs, workroot, protect=[options.out, options.submissions],
+                     exercises=[e.number for e in options.exercises])
 
 
 def grade_class(options: Options) -> list[results.Graded]:
@@ -99,7 +101,8 @@ def _prepare(options: Options, workroot: Path) -> list[results.Graded]:
     class_ = []
     for sub in find_submissions(options.submissions, options.roster):
         materialize(sub, workroot / "submissions" / sub.key, options.unpack)
-        class_.append(results.Graded(sub, student_seed(options.seed, sub.name)))
+        class_.append(results.Graded(sub, student_seed(options.seed, sub.name),
+                                     scan=scan(sub.project) if sub.gradable else {}))
     return class_
 
 

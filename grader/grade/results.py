@@ -66,7 +66,20 @@ def _points(exercise: Exercise):
     return exercise.meta.get("points", 10)
 
 
+def flagged(result: dict | None) -> bool:
+    """Whether the parent found evidence against the run's own records (grade/verdict.py)."""
+    return bool(result and (result.get("integrity") or {}).get("flagged"))
+
+
+def evidence(result: dict | None) -> list[str]:
+    items = ((result or {}).get("integrity") or {}).get("evidence", [])
+    return [f"{e['kind']}: {e['what']}" + (f" ({e['where']})" if e.get("where") else "")
+            for e in items]
+
+
 def score(exercise: Exercise, result: dict) -> float:
+    if flagged(result):
+        return 0.0  # what the run says about itself cannot be trusted
     scored = _scored(exercise)
     total = len(scored)
     passed = len({c["id"] for c in _checks(result) if c["status"] == "passed"} & scored)
@@ -86,15 +99,34 @@ class Graded:
     seed: int
     results: dict[str, dict] = field(default_factory=dict)  # exercise number → run data
     cached: set[str] = field(default_factory=set)
+    scan: dict = field(default_factory=dict)  # suspicious code found in it (verdict.scan)
 
     @property
-    def status(self) -> str:
+    def graded(self) -> str:
+        """How far grading went: graded, partly graded: ..., not gradable: ..."""
         sub = self.submission
         if not sub.gradable:
             return f"not gradable: {sub.problem}"
         stopped = [f"{n} {r['outcome']}" for n, r in sorted(self.results.items())
                    if r["outcome"] != "completed"]
         return f"partly graded: {', '.join(stopped)}" if stopped else "graded"
+
+    @property
+    def look(self) -> str:
+        """Why an instructor must look at this submission before trusting its grade ("" if
+        nothing)."""
+        why = []
+        forged = [n for n, r in sorted(self.results.items()) if flagged(r)]
+        if forged:
+            why.append(f"{', '.join(forged)} scored 0, results not backed by what the grader saw")
+        if self.scan.get("strong"):
+            why.append("suspicious code")
+        return "; ".join(why)
+
+    @property
+    def status(self) -> str:
+        look = self.look
+        return f"needs a look: {look} ({self.graded})" if look else self.graded
 
     def score(self, exercise: Exercise) -> float:
         result = self.results.get(exercise.number)
@@ -126,6 +158,11 @@ def _feedback_lines(graded: Graded, exercises: list[Exercise]) -> list[str]:
             sub.layout == "repository" and "starter_project" or "your project", _PLAIN)
         lines += [line for record in run.checks for line in report.check_lines(record, _PLAIN)]
         lines += report.summary(run, replay, _PLAIN)
+        result = graded.results.get(exercise.number)
+        if flagged(result):
+            lines += ["", "Needs a look: this exercise scores 0 until your instructor has looked "
+                      "at it. What the grader saw does not back the results your run reported:"]
+            lines += [f"  - {item}" for item in evidence(result)]
     return lines + [""] + report.progress_table(runs, _PLAIN)
 
 
@@ -134,7 +171,7 @@ def _student_data(graded: Graded, exercises: list[Exercise]) -> dict:
     data = {"name": sub.name, "id": sub.student_id, "submission": sub.source.name,
             "key": sub.key, "status": graded.status, "layout": sub.layout,
             "content_hash": sub.content_hash, "seed": graded.seed, "notes": sub.notes,
-            "integrity": sub.integrity, "exercises": []}
+            "integrity": sub.integrity, "suspicious_code": graded.scan, "exercises": []}
     for exercise in exercises:
         result = graded.results.get(exercise.number)
         if result is None:
@@ -151,6 +188,7 @@ def _student_data(graded: Graded, exercises: list[Exercise]) -> dict:
             "seed": result["seed"], "broker": result["broker"], "cached":
             exercise.number in graded.cached, "rerun": result.get("rerun", ""),
             "notes": result.get("notes", []),
+            "integrity": result.get("integrity") or {"flagged": False, "evidence": []},
             "output_tail": result["log"][-2000:], "checks": checks})
     data["total"] = round(sum(e["score"] for e in data["exercises"]), 2)
     return data
@@ -207,7 +245,8 @@ def _summary(class_: list[Graded], exercises: list[Exercise], fences: dict) -> l
     lines += reruns or ["- none"]
     lines += ["", "## Needs a look", ""]
     trouble = [g for g in class_ if g.status != "graded" or g.submission.integrity
-               or g.submission.notes or any(r.get("notes") for r in g.results.values())]
+               or g.submission.notes or any(r.get("notes") for r in g.results.values())
+               or g.scan.get("weak")]
     for graded in trouble:
         sub = graded.submission
         lines.append(f"- **{sub.name}** ({sub.source.name}): {graded.status}")
@@ -219,6 +258,14 @@ def _summary(class_: list[Graded], exercises: list[Exercise], fences: dict) -> l
             if result["problem"]:
                 lines.append(f"  - {number}: " + result["problem"].splitlines()[0])
             lines += [f"  - {number}: {note}" for note in result.get("notes", [])]
+            if flagged(result):
+                lines.append(f"  - {number}: scored 0, what the grader saw does not back the "
+                             "run's own records:")
+                lines += [f"    - {item}" for item in evidence(result)]
+        for kind, label in (("strong", "Suspicious code"), ("weak", "Code worth a glance")):
+            if graded.scan.get(kind):
+                lines.append(f"  - {label} (static scan; no points taken for it): "
+                             + "; ".join(graded.scan[kind]))
     return lines + ([] if trouble else ["- nothing"])
 
 

@@ -13,7 +13,8 @@ __all__ = ["as_data", "from_data", "failed_run", "DEFAULT_LIMITS"]
 DEFAULT_LIMITS = {"limit": DEFAULT_LIMIT, "load_limit": LOAD_LIMIT, "check_limit": CHECK_LIMIT,
                   "memory_mb": 1024, "processes": 128, "output_bytes": 1 << 20}
 
-_FIELDS = ("seed", "records", "broker", "duration", "outcome", "problem", "log")
+_FIELDS = ("seed", "records", "broker", "duration", "outcome", "problem", "log", "forged",
+           "tripwires", "witness")
 
 
 def as_data(run: CheckRun, notes: list[str] | None = None) -> dict:
@@ -25,11 +26,13 @@ def as_data(run: CheckRun, notes: list[str] | None = None) -> dict:
 def from_data(data: dict, project: Path) -> CheckRun:
     run = CheckRun(find_exercise(data["exercise"]), Path(project), data["seed"])
     for name in _FIELDS[1:]:
-        setattr(run, name, data[name])
+        if name in data:
+            setattr(run, name, data[name])
     return run
 
 
 def failed_run(exercise: str, seed: int, problem: str) -> dict:
     """The result of a run the grader itself could not carry out."""
     return {"exercise": exercise, "seed": seed, "records": [], "broker": "", "duration": 0.0,
-            "outcome": "crashed", "problem": problem, "log": "", "notes": []}
+            "outcome": "crashed", "problem": problem, "log": "", "notes": [], "forged": [],
+            "tripwires": [], "witness": {}}

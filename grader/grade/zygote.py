@@ -22,6 +22,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,8 +30,9 @@ from pathlib import Path
 
 from ..exercises import REPO, find_exercise
 from ..processes import stop_group
-from ..runner import CheckRun, RecordReader, conclude, pytest_arguments, run_variables
+from ..runner import CheckRun, RecordReader, conclude, pytest_arguments, run_key, run_variables
 from . import runs, sandbox
+from .witness import Witness, hand_over
 
 __all__ = ["Zygote", "ZygoteError"]
 
@@ -89,25 +91,47 @@ def supervise(spec: dict, fences: sandbox.Fences) -> dict:
     run = CheckRun(exercise, project, spec["seed"])
     notes: list[str] = []
     results_r, results_w = os.pipe()
+    trip_r, trip_w = os.pipe()
     out_r, out_w = os.pipe()
+    key, key_fd = run_key()
+    # The broker runs here, in the keeper, unless the job names a broker of its own.
+    ours, theirs = socket.socketpair() if not spec["broker"] else (None, None)
     cgroup = (sandbox.PidsCgroup(fences.cgroup_root, f"run-{os.getpid()}", limits["processes"])
               if fences.processes == "cgroup" else None)
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _fenced_child(spec, fences, project, scratch, stack_file, results_w, out_w, cgroup)
-    os.close(results_w)
-    os.close(out_w)
+        if ours:
+            ours.close()
+        channel = {"results": results_w, "key": key_fd, "tripwire": trip_w,
+                   "broker": theirs.detach() if theirs else None}
+        _fenced_child(spec, fences, project, scratch, stack_file, channel, out_w, cgroup)
+    for fd in (results_w, trip_w, out_w, key_fd):
+        os.close(fd)
+    witness = None
+    if ours:
+        theirs.close()
+        witness = Witness(ours)
     child = _Child(pid)
     output = _Output(work / "output.txt", limits["output_bytes"])
+    wires = _Tripwires(run)
     try:
-        _watch(run, child, results_r, out_r, output, started + limits["limit"])
+        _watch(run, child, results_r, out_r, output, started + limits["limit"], key,
+               trip_r, wires)
     finally:
         stop_group(child, grace=0.5)
         if cgroup:
             cgroup.remove()
         os.close(results_r)
         os.close(out_r)
+        os.close(trip_r)
+        if witness:
+            run.witness = witness.stop()
+    ended = [r for r in run.records if r.get("event") == "end"]
+    if ended and ended[-1].get("tripwires") and not wires.alive:
+        run.forged.append("The run's tripwire channel was replaced by something else.")
+    if witness and run.broker:
+        run.broker = "embedded fakeredis"  # served by the keeper; the same broker to the run
     run.duration = time.monotonic() - started
     run.log = output.tail()
     if output.flooded:
@@ -125,10 +149,10 @@ def supervise(spec: dict, fences: sandbox.Fences) -> dict:
         notes.append(f"The run reached its memory limit ({limits['memory_mb']} MB).")
     if "Resource temporarily unavailable" in words or "BlockingIOError" in words:
         notes.append(f"The run reached its limit of {limits['processes']} processes and threads.")
-    return runs.as_data(run, notes)
+    return {**runs.as_data(run, notes), "signed": True}
 
 
-def _fenced_child(spec, fences, project, scratch, stack_file, results_w, out_w, cgroup):
+def _fenced_child(spec, fences, project, scratch, stack_file, channel, out_w, cgroup):
     """The checker process (never returns): fences up, then pytest with our plugin."""
     code = 70
     try:
@@ -137,8 +161,9 @@ def _fenced_child(spec, fences, project, scratch, stack_file, results_w, out_w, 
         os.dup2(null, 0)
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
-        os.closerange(3, results_w)
-        os.closerange(results_w + 1, 4096)
+        keep = sorted(fd for fd in channel.values() if fd is not None)
+        for low, high in zip([2] + keep, keep + [4096]):
+            os.closerange(low + 1, high)
         if cgroup:
             cgroup.join()
         if fences.namespaces:
@@ -152,10 +177,15 @@ def _fenced_child(spec, fences, project, scratch, stack_file, results_w, out_w, 
         limits = spec["limits"]
         sandbox.apply_limits(limits["memory_mb"], limits["processes"],
                              fences.processes == "rlimit")
-        variables = run_variables(project, broker=spec["broker"], seed=spec["seed"],
-                                  results_fd=results_w, stack_file=stack_file, scratch=scratch,
-                                  limit=limits["limit"], load_limit=limits["load_limit"],
-                                  check_limit=limits["check_limit"])
+        broker = spec["broker"]
+        if channel["broker"] is not None:  # inside the run's network namespace
+            broker = hand_over(socket.socket(fileno=channel["broker"]))
+        variables = run_variables(project, broker=broker, seed=spec["seed"],
+                                  results_fd=channel["results"], stack_file=stack_file,
+                                  scratch=scratch, limit=limits["limit"],
+                                  load_limit=limits["load_limit"],
+                                  check_limit=limits["check_limit"], key_fd=channel["key"],
+                                  tripwire_fd=channel["tripwire"])
         variables["GRADER_DB_CACHE"] = spec["db_cache"]
         env = sandbox.clean_env(scratch, variables)
         os.environ.clear()
@@ -199,15 +229,43 @@ class _Output:
         return self._tail.decode(errors="replace")
 
 
-def _watch(run: CheckRun, child: _Child, results: int, out: int, output: _Output,
-           deadline: float) -> None:
-    """Read records and output until the run ends or ``deadline`` passes.
+class _Tripwires:
+    """What comes over the tripwire pipe: reports, kept on the run as they arrive."""
 
-    Like runner.collect, but for two pipes at once: the output must be read while the run goes
-    on, or the run blocks once the pipe is full.
+    def __init__(self, run: CheckRun):
+        self.run, self._buffer, self.alive = run, b"", False
+
+    def feed(self, chunk: bytes) -> None:
+        self._buffer = (self._buffer + chunk)[-200_000:]
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            try:
+                report = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(report, dict):
+                continue
+            if report.get("event") == "alive":
+                self.alive = True
+            elif len(self.run.tripwires) >= 50:
+                continue
+            elif report.get("event") == "tripwire":
+                self.run.tripwires.append({k: str(report.get(k, ""))[:300]
+                                           for k in ("kind", "what", "where")})
+            else:
+                self.run.tripwires.append({"kind": "channel", "what": "something else wrote "
+                                           f"on the tripwire channel: {line[:120]!r}"})
+
+
+def _watch(run: CheckRun, child: _Child, results: int, out: int, output: _Output,
+           deadline: float, key: bytes, tripwire: int, wires: _Tripwires) -> None:
+    """Read records, tripwires and output until the run ends or ``deadline`` passes.
+
+    Like runner.collect, but for three pipes at once: the output must be read while the run
+    goes on, or the run blocks once the pipe is full.
     """
-    reader = RecordReader(run)
-    open_fds, until = {results, out}, deadline
+    reader = RecordReader(run, key=key)
+    open_fds, until = {results, out, tripwire}, deadline
     while open_fds and not output.flooded:
         left = until - time.monotonic()
         if left <= 0:
@@ -221,6 +279,8 @@ def _watch(run: CheckRun, child: _Child, results: int, out: int, output: _Output
                     until = min(deadline, time.monotonic() + 2)
             elif fd == results:
                 reader.feed(chunk)
+            elif fd == tripwire:
+                wires.feed(chunk)
             else:
                 output.add(chunk)
     if results in open_fds and not output.flooded:

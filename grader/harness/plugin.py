@@ -20,7 +20,9 @@ still runs under plain pytest, on starter_project/ with the embedded broker.
 
 from __future__ import annotations
 
+import _hashlib
 import faulthandler
+import itertools
 import json
 import os
 import random
@@ -38,6 +40,7 @@ from .fake import Fake
 from .project import ProjectError, checker_environment, load_project
 from .tracebacks import _inside, format_frames, student_frames, student_traceback
 from .watch import Watch
+from .tripwire import Tripwires
 
 REPO = Path(__file__).resolve().parents[2]
 LOADS_TITLE = "Your project loads: Django starts and the migrations run on a fresh database"
@@ -70,12 +73,52 @@ class _Run:
         self.unloadable: str | None = None
         self.outcomes: dict[str, str] = {}
         self.broken: dict[str, str] = {}
-        fd = env.get("GRADER_RESULTS_FD")
+        # The results channel: read and removed from the environment before the project
+        # loads, so that nothing the student's code can read names it (see tripwire.py).
+        fd = env.pop("GRADER_RESULTS_FD", None)
         self._out = os.fdopen(int(fd), "w", buffering=1) if fd else None
+        self._sign = _signer(env.pop("GRADER_KEY_FD", None))
+        trip = env.pop("GRADER_TRIPWIRE_FD", None)
+        self.tripwires = (Tripwires(int(trip), str(self.project_path), str(REPO))
+                          if trip and self._out else None)
 
     def emit(self, **record) -> None:
-        if self._out:
-            self._out.write(json.dumps(record, default=str) + "\n")
+        if not self._out:
+            return
+        wires = self.tripwires
+        if wires:
+            wires.guard()
+            if record.get("phase") == "loading your project":
+                wires.take_snapshot()
+            elif record.get("event") in ("check", "end"):
+                wires.tampered()
+            if record.get("event") == "end":
+                record["tripwires"] = wires.alive()
+        self._out.write(self._sign(json.dumps(record, default=str)) + "\n")
+
+
+def _signer(key_fd: str | None):
+    """What binds each record to this run: a sequence number and an HMAC with the run's key.
+
+    The key comes over a pipe that is read and closed here, before the project loads; it lives
+    on only in this closure. (Code that searches this process's memory can still find it: the
+    parent's other checks, tripwire.py and the broker witness are there for that.)
+    """
+    if not key_fd:
+        return lambda text: text
+    key, chunk = b"", b"-"
+    while chunk:
+        chunk = os.read(int(key_fd), 256)
+        key += chunk
+    os.close(int(key_fd))
+    digest, counter, clock = _hashlib.hmac_digest, itertools.count(), time.monotonic
+
+    def sign(text: str) -> str:
+        # "t": this machine's monotonic clock, which the parent's broker witness shares.
+        text = f'{{"seq": {next(counter)}, "t": {clock()!r}, {text[1:]}'
+        return digest(key, text.encode(), "sha256").hex() + " " + text
+
+    return sign
 
 
 _run: _Run | None = None

@@ -1,0 +1,107 @@
+"""The run's broker, served by the keeper: a witness the student's process cannot touch.
+
+The checker process makes the listening socket inside its own network namespace (loopback
+only) and hands it to the keeper over a Unix socket; the keeper serves the embedded fakeredis
+on it from its own threads. Every command the run sends crosses the keeper, which notes the
+task messages published (their task names, with the time they crossed); verdict.py compares
+them with what the run's records claim.
+
+Cost: the broker's work moves out of the checker's interpreter into the keeper's, so it no
+longer competes with the run for one GIL; the extra is a thread per connection in the keeper.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+from ..harness.broker import _server_class
+
+__all__ = ["Witness", "hand_over"]
+
+_TASK = re.compile(rb'"task": "([^"]{1,200})"')
+MAX_EVENTS = 5000
+
+
+def hand_over(channel: socket.socket) -> str:
+    """In the checker process: a listening socket for the broker, given to the keeper.
+    Returns the URL the harness connects to."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+    socket.send_fds(channel, [b"b"], [listener.fileno()])
+    listener.close()
+    channel.close()
+    return f"redis://127.0.0.1:{port}/9"  # any database but 0: the harness empties it
+
+
+class _Tee:
+    """The handler's input stream, with each line shown to the witness first."""
+
+    def __init__(self, raw, note):
+        self._raw, self._note = raw, note
+
+    def readline(self, *args):
+        line = self._raw.readline(*args)
+        if b'"task": "' in line:
+            self._note(line)
+        return line
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+
+class Witness:
+    """Receives the run's listening socket and serves the broker on it until ``stop``."""
+
+    def __init__(self, channel: socket.socket):
+        self.channel = channel
+        self.published: list[list] = []
+        self._server = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, name="witness", daemon=True)
+        self._thread.start()
+
+    def _note(self, line: bytes) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for name in _TASK.findall(line):
+                if len(self.published) < MAX_EVENTS:
+                    self.published.append([now, name.decode(errors="replace")])
+
+    def _serve(self) -> None:
+        try:
+            self.channel.settimeout(30)
+            _, fds, _, _ = socket.recv_fds(self.channel, 16, 1)
+        except OSError:
+            return
+        finally:
+            self.channel.close()
+        if not fds:
+            return
+        listener = socket.socket(fileno=fds[0])
+        base = _server_class()
+        server = base(("127.0.0.1", 0))  # binds a throwaway port; replaced just below
+        server.socket.close()
+        server.socket = listener
+        handler = server.RequestHandlerClass
+        note = self._note
+
+        class Watched(handler):
+            def setup(self):
+                super().setup()
+                self.rfile = _Tee(self.rfile, note)
+
+        server.RequestHandlerClass = Watched
+        self._server = server
+        server.serve_forever(poll_interval=0.05)
+
+    def stop(self) -> dict:
+        """Stop serving; what the witness saw."""
+        if self._server is not None:
+            threading.Thread(target=self._server.shutdown, daemon=True).start()
+        with self._lock:
+            return {"published": list(self.published), "served": self._server is not None}

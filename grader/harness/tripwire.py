@@ -1,0 +1,245 @@
+"""Tripwires for one graded run: what the student's code does to the harness, told at once.
+
+Student code shares this interpreter, so nothing here is a wall: a student who finds this module
+in memory can work around it. These tripwires make the easy ways loud, and tell the parent
+*while it happens* over a pipe of their own (written with ``os.write``, not through anything
+Python code could replace), so a run that then silences them has already been reported:
+
+- an audit hook (``sys.addaudithook``: it cannot be removed) installed before the project loads,
+  reporting the student's own code when it opens the checker's or the harness's files or
+  ``/proc/*/fd``, imports pytest or the grader, walks frames (``sys._getframe``, ``f_code``,
+  ``tb_frame``...), asks the garbage collector for objects, loads ctypes, sets a trace
+  function, compiles or executes text, or swaps a function's code;
+- a snapshot of the harness's and pytest's modules and classes taken before the project loads,
+  compared each time a check is reported: anything replaced (``_record``, ``runtest``,
+  ``emit``...) is reported;
+- ``guarded``: the harness's emit asks whether the student's code is on the stack, or another
+  thread, when a record is written.
+
+"Student code" is a frame whose file lies in the project, or code without a file (``exec``) run
+from there. Code the student calls (Django, logging, pathlib) is not theirs: an honest project
+using those never trips a wire.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+
+__all__ = ["Tripwires"]
+
+_FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames", "gc.get_objects",
+                           "gc.get_referrers", "gc.get_referents", "sys.settrace",
+                           "sys.setprofile", "exec", "compile", "ctypes.dlopen",
+                           "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof",
+                           "ctypes.call_function", "ctypes.string_at", "ctypes.PyObj_FromPtr"})
+_PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
+_WATCHED = _FRAME_EVENTS | _PATH_EVENTS | {"import", "object.__getattr__", "object.__setattr__"}
+_SECRET_ATTRS = frozenset({"f_code", "tb_frame", "gi_frame", "cr_frame", "ag_frame", "gi_code",
+                           "cr_code", "ag_code", "f_locals"})
+_DESCRIPTORS = (property, classmethod, staticmethod)
+_OURS = ("grader", "pytest", "_pytest", "pluggy")
+# Modules whose code a forger would replace to change a verdict.
+SNAPSHOT = ("grader.harness.plugin", "grader.harness.fixtures", "grader.harness.failures",
+            "grader.harness.tracebacks", "grader.harness.tripwire", "pytest", "_pytest.runner",
+            "_pytest.python", "_pytest.reports", "_pytest.main", "_pytest.skipping",
+            "_pytest.outcomes", "_pytest.fixtures", "_pytest.nodes", "pluggy._callers",
+            "pluggy._hooks", "pluggy._manager", "json", "json.encoder", "builtins", "os",
+            "threading")
+
+
+class Tripwires:
+    """Armed once per run, before the project loads; ``fd`` is the tripwire pipe's write end."""
+
+    def __init__(self, fd: int, project: str, repo: str):
+        self.fd, self.reported = fd, 0
+        self.project = project.rstrip("/") + "/"
+        self.guarded_dirs = tuple(f"{repo}/{name}/" for name in ("grader", "exercises", "tests"))
+        self.main = threading.get_ident()
+        self._busy: set[int] = set()
+        self._seen: set[str] = set()
+        self._snapshot: dict | None = None
+        self._write = os.write  # captured: a replaced os.write does not silence us
+        self._ident = threading.get_ident
+        self._getframe = sys._getframe
+        self._dumps = json.dumps
+        sys.addaudithook(self._hook)
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def report(self, kind: str, what: str, where: str = "") -> None:
+        key = f"{kind}|{what}|{where}"
+        if key in self._seen or len(self._seen) > 200:
+            return
+        self._seen.add(key)
+        self.reported += 1
+        line = self._dumps({"event": "tripwire", "kind": kind, "what": what[:300],
+                            "where": where}) + "\n"
+        try:
+            self._write(self.fd, line.encode())
+        except OSError:
+            pass
+
+    def alive(self) -> bool:
+        """Whether the tripwire pipe is still ours: the harness says so in its end record."""
+        try:
+            self._write(self.fd, b'{"event": "alive"}\n')
+            return True
+        except OSError:
+            return False
+
+    # -- whose code is this? -----------------------------------------------------------------
+
+    def _theirs(self, filename: str) -> bool:
+        return filename.startswith(self.project)
+
+    def _culprit(self, frame, through=("inspect.py",)):
+        """The frame that caused an event, if it is the student's: the innermost frame, seen
+        through code without a file (exec) and helpers like ``inspect``."""
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name.startswith("<frozen"):
+                return None  # the import system, compiling or running a module it imports
+            if not (name.startswith("<") or name.endswith(through)):
+                return frame if self._theirs(name) else None
+            frame = frame.f_back
+        return None
+
+    def _anywhere(self, frame):
+        """A student frame anywhere on the stack, unless the import system is at work."""
+        found = None
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name.startswith("<frozen"):
+                return None
+            if found is None and self._theirs(name):
+                found = frame
+            frame = frame.f_back
+        return found
+
+    def _where(self, frame) -> str:
+        code = frame.f_code
+        return f"{code.co_filename[len(self.project):]}, line {frame.f_lineno}"
+
+    # -- the audit hook ------------------------------------------------------------------------
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if event not in _WATCHED:
+            return
+        me = self._ident()
+        if me in self._busy:
+            return
+        self._busy.add(me)
+        try:
+            self._check(event, args)
+        except Exception:  # noqa: BLE001 - a tripwire must never break an honest run
+            pass
+        finally:
+            self._busy.discard(me)
+
+    def _check(self, event: str, args: tuple) -> None:
+        if event == "object.__getattr__" and args[1] not in _SECRET_ATTRS:
+            return
+        if event == "object.__setattr__" and args[1] not in ("__code__", "__globals__"):
+            return
+        frame = self._getframe(2)
+        if event in _PATH_EVENTS:
+            path = args[0]
+            if isinstance(path, int) or path is None:
+                return
+            path = os.fsdecode(path)
+            if not path.startswith("/"):
+                path = os.path.join(os.getcwd(), path)
+            path = os.path.normpath(path)
+            secret = (path.startswith(self.guarded_dirs) or path.startswith("/proc/")
+                      and path.rsplit("/", 1)[-1] in ("fd", "mem", "environ", "maps")
+                      or "/fd/" in path and path.startswith(("/proc/", "/dev/fd")))
+            if secret and (culprit := self._anywhere(frame)):
+                self.report("file", f"{event} {path}", self._where(culprit))
+            return
+        if event == "import":
+            name = args[0] or ""
+            if name.split(".")[0] in _OURS:
+                culprit = self._culprit(frame, through=("inspect.py", "importlib/__init__.py"))
+                if culprit is None:  # `import x` runs through the frozen import system
+                    culprit = self._importer(frame)
+                if culprit:
+                    self.report("import", name, self._where(culprit))
+            return
+        through = ("inspect.py", "ctypes/__init__.py") if event.startswith("ctypes") else \
+            ("inspect.py",)
+        culprit = self._culprit(frame, through)
+        if culprit:
+            what = event if event.startswith(("sys.", "gc.", "ctypes", "exec", "compile")) \
+                else f"{event} {args[1]}"
+            self.report("introspection", what, self._where(culprit))
+
+    def _importer(self, frame):
+        """The frame whose ``import`` statement started the import system (skipping it)."""
+        while frame is not None and frame.f_code.co_filename.startswith(("<frozen", "<")):
+            frame = frame.f_back
+        if frame is not None and self._theirs(frame.f_code.co_filename):
+            return frame
+        return None
+
+    # -- the snapshot ------------------------------------------------------------------------
+
+    def take_snapshot(self) -> None:
+        self._snapshot = self._fingerprint()
+
+    def _fingerprint(self) -> dict:
+        me = self._ident()
+        self._busy.add(me)
+        try:
+            prints = {}
+            for name in SNAPSHOT + tuple(n for n in sys.modules
+                                         if n.startswith("exercises.") or n.endswith("check")
+                                         and getattr(sys.modules[n], "__file__", "")
+                                         and "/exercises/" in sys.modules[n].__file__):
+                module = sys.modules.get(name)
+                if module is None:
+                    continue
+                for key, value in list(vars(module).items()):
+                    if not (callable(value) or isinstance(value, _DESCRIPTORS)):
+                        continue  # data may change on its own; code may not
+                    prints[(name, key)] = (id(value), id(getattr(value, "__code__", None)))
+                    if isinstance(value, type) and getattr(value, "__module__", "") == name:
+                        for attr, member in list(vars(value).items()):
+                            if callable(member) or isinstance(member, _DESCRIPTORS):
+                                prints[(name, key, attr)] = (
+                                    id(member), id(getattr(member, "__code__", None)))
+            return prints
+        finally:
+            self._busy.discard(me)
+
+    def tampered(self) -> None:
+        """Report whatever changed since the snapshot (each change once)."""
+        if self._snapshot is None:
+            return
+        now = self._fingerprint()
+        for key, value in self._snapshot.items():
+            if now.get(key) != value:
+                self.report("tampered", ".".join(key) + " was replaced")
+        for key in now.keys() - self._snapshot.keys():
+            if len(key) == 3:
+                self.report("tampered", ".".join(key) + " was added")
+
+    def guard(self) -> None:
+        """Called when the harness writes a record: report student code or another thread."""
+        me = self._ident()
+        if me != self.main:
+            self.report("tampered", "a record was written from a thread the harness did "
+                        "not start it from")
+        self._busy.add(me)
+        try:
+            frame = self._getframe(2)
+            while frame is not None:
+                if self._theirs(frame.f_code.co_filename):
+                    self.report("tampered", "the student's code wrote a result record",
+                                self._where(frame))
+                    break
+                frame = frame.f_back
+        finally:
+            self._busy.discard(me)

@@ -1,0 +1,168 @@
+'''Forgers: submissions whose code tries to write its own verdict, the ways a student who has
+read this repository would try. Each is the untouched starter plus the code below appended to
+one of its files; tests/test_forgery.py grades them and expects each to be zeroed and flagged.
+
+The shipped checkers and the grader know nothing of these: the defence is generic.
+'''
+
+from __future__ import annotations
+
+import base64
+
+__all__ = ["FORGERS"]
+
+# The checker's test functions, titles and all: found in sys.modules while the project loads.
+_FIND_CHECKS = """
+import sys as _sys
+
+def _checks():
+    found = []
+    for _m in list(_sys.modules.values()):
+        _f = getattr(_m, "__file__", "") or ""
+        if "/exercises/" in _f and _f.endswith("check.py"):
+            for _n in dir(_m):
+                if _n.startswith("test_"):
+                    _doc = (getattr(_m, _n).__doc__ or _n).strip().splitlines()[0]
+                    found.append((_n, _doc))
+    return found
+"""
+
+# Pass records written straight to every pipe the process holds, found through the
+# environment or /proc/self/fd, then an end record and a quick exit.
+PIPE = _FIND_CHECKS + """
+import json as _json, os as _os
+_fds = {int(_os.environ["GRADER_RESULTS_FD"])} if _os.environ.get("GRADER_RESULTS_FD") else set()
+for _name in _os.listdir("/proc/self/fd"):
+    try:
+        if _os.readlink("/proc/self/fd/" + _name).startswith("pipe:") and int(_name) > 2:
+            _fds.add(int(_name))
+    except OSError:
+        pass
+_lines = [_json.dumps({"event": "check", "id": "loads", "title": "loads", "status": "passed"})]
+for _n, _t in _checks():
+    _lines.append(_json.dumps({"event": "phase", "phase": "checking: " + _t}))
+    _lines.append(_json.dumps({"event": "check", "id": _n, "title": _t, "status": "passed"}))
+_lines.append(_json.dumps({"event": "end"}))
+for _fd in _fds:
+    try:
+        _os.write(_fd, ("\\n".join(_lines) + "\\n").encode())
+    except OSError:
+        pass
+for _fd in _fds:  # what the environment held, into the run's log
+    try:
+        _os.write(_fd, ("ENV KEYS: %s\\n" % sorted(_os.environ)).encode())
+    except OSError:
+        pass
+_os._exit(0)
+"""
+
+# pytest's test bodies do nothing: every check "passes".
+PYTEST_NOOP = """
+import _pytest.python
+_pytest.python.Function.runtest = lambda self: None
+"""
+
+# The harness's report builder says "passed" whatever happened.
+RECORD = """
+import sys as _sys
+_plugin = _sys.modules["grader.harness.plugin"]
+_real = _plugin._record
+
+def _record(item, reports, limit):
+    record = _real(item, reports, limit)
+    for _key in ("observed", "expected", "hint", "fixture", "timing", "details", "lesson"):
+        record.pop(_key, None)
+    record["status"] = "passed"
+    return record
+
+_plugin._record = _record
+"""
+
+# The harness's own emit, called while the project loads, with every check passed; then the
+# harness's own end (which exits the process).
+EMIT = _FIND_CHECKS + """
+_plugin = _sys.modules["grader.harness.plugin"]
+for _n, _t in _checks():
+    _plugin._run.emit(event="phase", phase="checking: " + _t)
+    _plugin._run.emit(event="check", id=_n, title=_t, status="passed")
+_plugin._end(0)
+"""
+
+# pytest's runner: the "call" phase of every test replaced by one that raises nothing.
+RUNNER = """
+import _pytest.runner as _r
+_real_car = _r.call_and_report
+
+def call_and_report(item, when, log=True, **kwds):
+    if when != "call":
+        return _real_car(item, when, log, **kwds)
+    call = _r.CallInfo.from_call(lambda: None, when="call")
+    report = item.ihook.pytest_runtest_makereport(item=item, call=call)
+    if log:
+        item.ihook.pytest_runtest_logreport(report=report)
+    return report
+
+_r.call_and_report = call_and_report
+"""
+
+# RECORD, hidden from a text search: base64 and exec.
+HIDDEN = ("exec(__import__('base64').b64decode('%s').decode())"
+          % base64.b64encode(RECORD.encode()).decode())
+
+# The garbage collector finds the harness's run object; its class's emit then rewrites every
+# check record to "passed".
+GC = """
+import gc as _gc
+for _o in _gc.get_objects():
+    if type(_o).__name__ == "_Run" and hasattr(_o, "emit"):
+        _cls = type(_o)
+        _real_emit = _cls.emit
+        def _emit(self, **record):
+            if record.get("event") == "check":
+                record = {k: v for k, v in record.items() if k in ("event", "id", "title")}
+                record["status"] = "passed"
+            _real_emit(self, **record)
+        _cls.emit = _emit
+        break
+"""
+
+# Frames walked up to pytest's session; each test item's runtest replaced on the instance
+# (nothing at module or class level changes).
+FRAMES = """
+import inspect as _inspect
+_frame = _inspect.currentframe()
+while _frame is not None:
+    _session = _frame.f_locals.get("session")
+    if _session is not None and hasattr(_session, "items"):
+        for _item in _session.items:
+            _item.runtest = lambda: None
+        break
+    _frame = _frame.f_back
+"""
+
+# RECORD again, with every name spelled in pieces.
+PIECES = """
+import importlib as _il
+_mod = _il.import_module("gra" + "der" + "." + "har" + "ness" + ".plu" + "gin")
+_name = "_rec" + "ord"
+_real2 = getattr(_mod, _name)
+
+def _patched(item, reports, limit):
+    out = dict(_real2(item, reports, limit))
+    out["status"] = "pas" + "sed"
+    return out
+
+setattr(_mod, _name, _patched)
+"""
+
+FORGERS = {  # name → (file of the starter project, code appended to it)
+    "pipe": ("config/settings.py", PIPE),
+    "pytest-noop": ("config/settings.py", PYTEST_NOOP),
+    "record": ("config/settings.py", RECORD),
+    "emit": ("config/settings.py", EMIT),
+    "runner": ("config/settings.py", RUNNER),
+    "hidden": ("config/settings.py", HIDDEN),
+    "gc": ("config/settings.py", GC),
+    "frames": ("config/settings.py", FRAMES),
+    "pieces": ("config/settings.py", PIECES),
+}

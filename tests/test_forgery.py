@@ -1,0 +1,162 @@
+"""Grades that cannot be forged: forgers are zeroed and flagged, honest projects never are.
+
+The forgers (tests/forgers/) are what a student who has read this repository would try; the
+honest side is every stage 00-08 on every exercise, and every RIGHT answer of tests/answers/.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from grader.exercises import all_exercises
+from grader.grade.pool import LocalPool
+from grader.grade.runs import DEFAULT_LIMITS
+from grader.grade.verdict import scan
+from grader.stage import StageError, write_stage
+
+from .answers import all_right, apply
+from .forgers import FORGERS
+from .test_grade import LIMITS, grade
+
+HONEST = (0, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def forged(tmp_path_factory):
+    root = tmp_path_factory.mktemp("forgery")
+    starter = root / "starter"
+    write_stage(0, starter)
+    for name, (file, code) in FORGERS.items():
+        project = root / "class" / name
+        shutil.copytree(starter, project)
+        (project / file).write_text((project / file).read_text() + "\n" + code + "\n")
+    for number in HONEST:
+        write_stage(number, root / "class" / f"honest-{number:02d}")
+    out = root / "out"
+    result = grade(str(root / "class"), "--out", str(out), "--exercises", "01-03",
+                   "--jobs", "2", "--seed", "3", *LIMITS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
+    data = json.loads((out / "results.json").read_text())
+    return dict(out=out, rows=rows, result=result,
+                students={s["name"]: s for s in data["students"]},
+                summary=(out / "summary.md").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(FORGERS))
+def test_forger_is_zeroed_and_flagged(forged, name):
+    row, student = forged["rows"][name], forged["students"][name]
+    assert row["status"].startswith("needs a look"), row
+    assert float(row["total (/30)"]) == 0, row
+    flagged = [e for e in student["exercises"] if e["integrity"]["flagged"]]
+    assert flagged, student["exercises"]
+    assert all(e["score"] == 0 for e in student["exercises"])
+    evidence = [item for e in flagged for item in e["integrity"]["evidence"]]
+    assert all(item["what"] for item in evidence)
+    feedback = (forged["out"] / "feedback" / f"{student['key']}.md").read_text()
+    assert "Needs a look" in feedback
+    assert evidence[0]["what"][:60] in feedback
+    assert f"**{name}**" in forged["summary"]
+    assert "need a look" in forged["result"].stdout
+
+
+def test_forgers_are_caught_at_run_time_not_only_by_the_scan(forged):
+    """Each forger sets off a runtime signal (channel, protocol, tripwire or witness) in at
+    least one exercise: the static scan alone, which a student can dodge, is not what holds."""
+    for name in FORGERS:
+        kinds = {item["kind"].split(":")[0] for e in forged["students"][name]["exercises"]
+                 for item in e["integrity"]["evidence"]}
+        assert kinds & {"channel", "protocol", "tripwire", "witness"}, (name, kinds)
+
+
+def test_honest_stages_are_not_flagged(forged):
+    for number in HONEST:
+        name = f"honest-{number:02d}"
+        row, student = forged["rows"][name], forged["students"][name]
+        assert row["status"] == "graded", row
+        assert not student["suspicious_code"]["strong"]
+        for exercise in student["exercises"]:
+            assert not exercise["integrity"]["flagged"], exercise["integrity"]
+    assert forged["students"]["honest-03"]["exercises"][2]["score"] == 10
+
+
+def test_the_channel_is_not_in_the_environment(forged):
+    tail = "".join(e["output_tail"] for e in forged["students"]["pipe"]["exercises"])
+    assert "ENV KEYS:" in tail
+    for name in ("GRADER_RESULTS_FD", "GRADER_KEY_FD", "GRADER_TRIPWIRE_FD"):
+        assert name not in tail
+
+
+def test_forged_lines_on_the_pipe_are_refused(forged):
+    evidence = [item for e in forged["students"]["pipe"]["exercises"]
+                for item in e["integrity"]["evidence"]]
+    assert any(item["kind"] == "channel" and "signature" in item["what"] for item in evidence)
+
+
+def test_scan_sees_the_tricks_and_not_the_stages(tmp_path):
+    for number in range(len(all_exercises()) + 1):
+        try:
+            write_stage(number, tmp_path / f"s{number}")
+        except StageError:
+            continue
+        assert scan(tmp_path / f"s{number}")["strong"] == [], number
+    project = tmp_path / "s0"
+    settings = project / "config" / "settings.py"
+    settings.write_text(settings.read_text() + FORGERS["hidden"][1])
+    assert scan(project)["strong"]
+
+
+def _honest_jobs(root: Path):
+    """(job id, exercise, project) for every stage on every exercise, and every RIGHT answer
+    on its own exercise."""
+    numbers = [e.number for e in all_exercises()]
+    stages = {}
+    for n in range(len(numbers) + 1):
+        try:
+            write_stage(n, root / f"stage-{n:02d}")
+        except StageError:
+            continue
+        stages[n] = root / f"stage-{n:02d}"
+    jobs = [(f"stage-{n:02d}:{number}", number, folder)
+            for n, folder in stages.items() for number in numbers if int(number) in stages]
+    for i, right in enumerate(all_right()):
+        if right.stage not in stages:
+            continue
+        folder = root / f"right-{i:02d}"
+        shutil.copytree(stages[right.stage], folder)
+        try:
+            apply(folder, right.edits)
+        except AssertionError:
+            continue  # an answer out of step with the committed stage: test_answers says so
+        jobs.append((f"right-{i:02d}:{right.exercise}", right.exercise, folder))
+    return jobs
+
+
+def test_no_honest_run_is_ever_flagged():
+    """Every stage on every exercise and every RIGHT answer, through the real fork server,
+    broker witness and tripwires: no evidence at all."""
+    root = Path(tempfile.mkdtemp(prefix="encore-honest-"))
+    pool = LocalPool(2, root / "work")
+    try:
+        jobs = _honest_jobs(root)
+        waiting, found = list(jobs), {}
+        while waiting or pool._running:
+            while waiting and pool.free > 0:
+                job_id, number, folder = waiting.pop(0)
+                pool.submit({"id": job_id, "exercise": number, "seed": 11,
+                             "limits": DEFAULT_LIMITS, "content_hash": job_id.replace(":", "-")}, folder)
+            for job_id, result in pool.wait(0.5):
+                found[job_id] = result
+        flagged = {job_id: r["integrity"]["evidence"] for job_id, r in found.items()
+                   if r["integrity"]["flagged"]}
+        assert not flagged, json.dumps(flagged, indent=1)
+        assert len(found) == len(jobs)
+    finally:
+        pool.close()
+        shutil.rmtree(root, ignore_errors=True)
