@@ -12,7 +12,7 @@ from .conftest import check, failed_check, render, words
 def test_wrong_answer_fails_with_its_message(wrong, stage_copy, broker_url):
     project = stage_copy(wrong.stage)
     apply(project, wrong.edits)
-    run = check(wrong.exercise, project, broker_url)
+    run = check(wrong.exercise, project, broker_url, **({"seed": wrong.seed} if wrong.seed else {}))
     assert wrong.says in words(failed_check(run, wrong.fails)), render(run)
 
 
@@ -20,5 +20,5 @@ def test_wrong_answer_fails_with_its_message(wrong, stage_copy, broker_url):
 def test_right_answer_written_differently_passes(right, stage_copy, broker_url):
     project = stage_copy(right.stage)
     apply(project, right.edits)
-    run = check(right.exercise, project, broker_url)
+    run = check(right.exercise, project, broker_url, **({"seed": right.seed} if right.seed else {}))
     assert run.passed, render(run)

@@ -1,9 +1,12 @@
 """Exercise 07 · Crontab: a weekly digest on Mondays at 07:30, in the site's time zone."""
 
+import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from grader.harness import expect, fail, needs
+from grader.harness import expect, fail, guard, needs
+from grader.harness.clock import ProjectClock
 from grader.harness.schedule import schedule_entry
 
 ENTRY = "weekly-digest"
@@ -37,6 +40,7 @@ def test_task_exists(project, celery_app):
     _task(project)
 
 
+@guard  # Celery 5.7 already falls back to TIME_ZONE: stage 06 passes it
 def test_timezone_follows_time_zone(project, celery_app):
     """Celery's time zone follows TIME_ZONE, which comes from the environment"""
     zone = chosen["zone"]
@@ -66,21 +70,27 @@ def test_schedule_entry(project, celery_app):
                    lesson="#step-2-a-crontab-for-monday-0730")
 
 
+def _days(year: int) -> list[date]:
+    return [date(year, 1, 1) + timedelta(days=n) for n in range(365)]
+
+
+def _changes(days: list[date], zone: ZoneInfo) -> list[date]:
+    """The days after which the zone's clocks change."""
+    def offset(day):
+        return datetime.combine(day, time(12), tzinfo=zone).utcoffset()
+    return [day for day in days if offset(day) != offset(day + timedelta(days=1))]
+
+
 def _start(fake, zone: ZoneInfo) -> datetime:
     """A local Tuesday to Saturday, at a random time: the fortnight after it holds two Mondays.
 
-    Half the time the fortnight spans a change of clocks, in zones that have one.
+    Three times in four the fortnight spans a change of clocks, in zones that have one.
     """
     rng = fake.random
-    year = rng.choice((2026, 2027))
-    days = [date(year, 1, 1) + timedelta(days=n) for n in range(365)]
-
-    def offset(day):
-        return datetime.combine(day, time(12), tzinfo=zone).utcoffset()
-
-    changes = [day for day in days if offset(day) != offset(day + timedelta(days=1))]
+    days = _days(rng.choice((2026, 2027)))
+    changes = _changes(days, zone)
     first = (rng.choice(changes) - timedelta(days=rng.randint(1, 12))
-             if changes and rng.random() < 0.5 else rng.choice(days))
+             if changes and rng.random() < 0.75 else rng.choice(days))
     while first.weekday() not in (1, 2, 3, 4, 5):
         first += timedelta(days=1)
     moment = time(rng.randrange(24), rng.randrange(60), rng.randrange(60))
@@ -124,47 +134,72 @@ def test_fortnight_sends_twice_on_monday_mornings(celery_app, beat, fake):
          lesson="#step-2-a-crontab-for-monday-0730")
 
 
-def _albums(fake, inside: int, outside: int):
-    """Albums made in and out of the last 7 days: (in-window [(title, artist)], out titles).
+DIGEST = time(7, 30)
+SECOND = timedelta(seconds=1)
+WEEK_LESSON = "#step-2-the-week-in-local-time"
 
-    Created with bulk_create, which sends no signal (no congratulations email from lesson 05);
-    created_at is set with update(), since it is auto_now_add. The artists joined long ago.
-    """
-    from django.utils import timezone as django_time
 
+def _mondays_around_a_change(fake, zone: ZoneInfo) -> list[datetime]:
+    """Three Mondays at 07:30 local, a week apart; the clocks change between the first and the
+    last in every zone that has a change of clocks (in the first week or the second)."""
+    rng = fake.random
+    days = _days(rng.choice((2026, 2027)))
+    changes = _changes(days, zone)
+    day = rng.choice(changes) if changes else rng.choice(days)
+    day -= timedelta(days=day.weekday() + 7 * rng.randint(0, 1))  # the Monday of or before
+    return [datetime.combine(day + timedelta(days=7 * n), DIGEST, tzinfo=zone) for n in range(3)]
+
+
+def _hours(start: datetime, end: datetime) -> int:
+    # In UTC: two datetimes of the same zone subtract on the wall clock (always 168 h).
+    return round((end.astimezone(timezone.utc) - start.astimezone(timezone.utc))
+                 .total_seconds() / 3600)
+
+
+@dataclass(eq=False)
+class _Album:
+    title: str
+    artist: str
+    created: datetime  # local
+    label: str = ""
+
+
+def _album(fake, created: datetime, label: str = "") -> _Album:
+    """An album created then (its artist joined long before). bulk_create sends no signal (no
+    congratulations email from lesson 05); created_at is auto_now_add, so update() sets it."""
     from music.models import Album, Artist
 
-    now = django_time.now()
+    name = fake.name()
+    artist = Artist.objects.create(name=name, email=fake.email(name))
+    Artist.objects.filter(pk=artist.pk).update(joined_at=created - timedelta(days=400))
+    album = Album.objects.bulk_create([Album(artist=artist, title=fake.title())])[0]
+    Album.objects.filter(pk=album.pk).update(created_at=created)
+    return _Album(album.title, name, created, label)
+
+
+def _week(fake, start: datetime, end: datetime) -> list[_Album]:
+    """Albums inside [start, end): on its first second, its last, and a few in between."""
     rng = fake.random
-    ages = ([timedelta(days=rng.uniform(0.05, 6.5)) for _ in range(inside)]
-            + [timedelta(days=rng.uniform(8, 29)) for _ in range(outside - 1)]
-            + [timedelta(days=rng.uniform(31, 90))] * bool(outside))
-    rng.shuffle(ages)
-    recent, old = [], []
-    for age in ages:
-        name = fake.name()
-        artist = Artist.objects.create(name=name, email=fake.email(name))
-        Artist.objects.filter(pk=artist.pk).update(joined_at=now - timedelta(days=rng.uniform(
-            100, 400)))
-        album = Album.objects.bulk_create([Album(artist=artist, title=fake.title())])[0]
-        Album.objects.filter(pk=album.pk).update(created_at=now - age)
-        if age < timedelta(days=7):
-            recent.append((album.title, name))
-        else:
-            old.append((album.title, age.days))
-    return recent, old
+    inside = [_album(fake, start, "the previous digest's time"),
+              _album(fake, end - SECOND, "a second before this digest's time")]
+    span = (end - start).total_seconds()
+    inside += [_album(fake, (start + timedelta(seconds=rng.uniform(60, span - 60))).astimezone(
+        start.tzinfo)) for _ in range(rng.randint(1, 3))]
+    return inside
 
 
-def _run_digest(project, fake, settings, outbox, hint=None):
-    """Run the task on the worker for random recipients: {address: [its emails]}."""
+def _run_digest(project, fake, settings, outbox, clock, now, hint=None):
+    """Run the task on the worker at ``now`` for random recipients: {address: its emails}."""
     recipients = [fake.email() for _ in range(fake.count(2, 4))]
     settings(DIGEST_RECIPIENTS=recipients)
+    clock.set(now)
+    before = len(outbox.messages)
     try:
         _task(project).delay().get(timeout=WITHIN)
     except Exception as exc:
         fail(f"The task did not succeed within {WITHIN} s ({type(exc).__name__}: {exc}).",
              "the worker to run send_weekly_digest", lesson="#step-1-the-digest-task")
-    sent = outbox.messages
+    sent = outbox.messages[before:]
     crowded = [e for e in sent if len(set(e.to + e.cc) & set(recipients)) > 1]
     expect(not crowded, f"One email went to {', '.join(crowded[0].to + crowded[0].cc)} at "
            "once: each of them sees everybody else's address." if crowded else "",
@@ -176,7 +211,7 @@ def _run_digest(project, fake, settings, outbox, hint=None):
                "exactly one email for each address in settings.DIGEST_RECIPIENTS",
                hint or "Read the addresses from settings.DIGEST_RECIPIENTS when the task runs.",
                lesson="#step-1-the-digest-task")
-    return received
+    return {address: _text(email) for address, (email,) in received.items()}
 
 
 def _text(email) -> str:
@@ -185,46 +220,87 @@ def _text(email) -> str:
     return "\n".join(parts)
 
 
-def _no_old_titles(received, old):
-    for address, (email,) in received.items():
-        text = _text(email)
-        listed = [(title, age) for title, age in old if title in text]
-        expect(not listed, f"The digest to {address} lists “{listed[0][0]}”, created "
-               f"{listed[0][1]} days ago." if listed else "",
-               "only the albums created in the previous 7 days",
-               "Filter on Album.created_at: created_at__gte=timezone.now() - timedelta(days=7).",
-               lesson="#step-1-the-digest-task")
+def _when_exactly(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M:%S")
 
 
-def _beside(text: str, title: str, artist: str) -> bool:
-    lines = text.splitlines()
-    return any(title in line and any(artist in near for near in lines[max(0, n - 1):n + 2])
-               for n, line in enumerate(lines))
+def _judge(texts, now, start, inside, outside, zone):
+    """Every album of [start, now) listed with its artist; none of the others."""
+    hours = _hours(start, now)
+    where = f"{_when(now, zone)} ({zone.key})"
+    dst = (f"That week had a change of clocks and lasted {hours} hours, not 168: "
+           "timezone.now() - timedelta(days=7) counts 168 hours of UTC. Count the days in "
+           "local time: the previous Monday at 07:30 in TIME_ZONE (timezone.localtime(), "
+           "then timedelta(days=7) on that).") if hours != 168 else None
+    for address, text in texts.items():
+        for album in inside:
+            edge = f", {album.label}" if album.label else ""
+            expect(album.title in text, f"The digest of {where} to {address} does not list "
+                   f"“{album.title}”, created {_when_exactly(album.created, zone)}{edge}.",
+                   "every album created from the previous Monday 07:30 to this one, local time",
+                   dst or "Start the week at the previous Monday 07:30 in TIME_ZONE (the "
+                   "previous digest's time), and filter on Album.created_at.",
+                   lesson=WEEK_LESSON)
+            expect(album.artist in text, f"The digest of {where} to {address} lists "
+                   f"“{album.title}” without its artist, {album.artist}.",
+                   "each album's title and its artist's name", lesson="#step-1-the-digest-task")
+        for album in outside:
+            edge = f", {album.label}" if album.label else ""
+            expect(album.title not in text, f"The digest of {where} to {address} lists "
+                   f"“{album.title}”, created {_when_exactly(album.created, zone)}{edge}.",
+                   "only the albums created from the previous Monday 07:30 to this one, local "
+                   "time: each album in exactly one digest", dst or "Filter on "
+                   "Album.created_at, from the previous Monday 07:30 in TIME_ZONE.",
+                   lesson=WEEK_LESSON)
 
 
 @needs(test_task_exists)
 def test_digest_lists_the_week(project, celery_app, worker, empty_db, outbox, settings, fake):
-    """Each DIGEST_RECIPIENTS address gets one email listing the week's albums and artists"""
-    recent, old = _albums(fake, fake.count(2, 4), fake.count(2, 3))
-    received = _run_digest(project, fake, settings, outbox)
-    for address, (email,) in received.items():
-        text = _text(email)
-        for title, artist in recent:
-            expect(title in text, f"The digest to {address} does not list “{title}”, created "
-                   "in the last 7 days.", "every album created in the previous 7 days",
-                   "Filter on Album.created_at, the album's own date.",
-                   lesson="#step-1-the-digest-task")
-            expect(_beside(text, title, artist), f"The digest to {address} lists “{title}” "
-                   f"without its artist, {artist}.", "each album's title with its artist's name",
-                   lesson="#step-1-the-digest-task")
-    _no_old_titles(received, old)
+    """Monday's digest lists the albums since the last Monday 07:30, and no other"""
+    zone = ZoneInfo(chosen["zone"])
+    mondays = _mondays_around_a_change(fake, zone)
+    rng = fake.random
+    with ProjectClock(project.path, mondays[0]) as clock:
+        outside = [_album(fake, mondays[0] - SECOND, "a second before the previous digest's "
+                          "time: that digest listed it")]
+        outside += [_album(fake, mondays[0] - timedelta(days=rng.uniform(1, 60)))
+                    for _ in range(rng.randint(1, 2))]
+        inside = _week(fake, mondays[0], mondays[1])
+        texts = _run_digest(project, fake, settings, outbox, clock, mondays[1])
+        _judge(texts, mondays[1], mondays[0], inside, outside, zone)
+    chosen.update(mondays=mondays, listed=inside + outside)
+
+
+@needs(test_digest_lists_the_week)
+def test_next_digest_lists_the_next_week(project, celery_app, worker, outbox, settings, fake):
+    """A week later the next digest lists the next week's: none twice, none missed"""
+    zone, mondays = ZoneInfo(chosen["zone"]), chosen["mondays"]
+    with ProjectClock(project.path, mondays[1]) as clock:
+        inside = _week(fake, mondays[1], mondays[2])
+        texts = _run_digest(project, fake, settings, outbox, clock, mondays[2])
+        _judge(texts, mondays[2], mondays[1], inside, chosen["listed"], zone)
+
+
+def _says_none(text: str) -> bool:
+    return bool(re.search(r"\b(no|none|nothing|zero|0|not any|n't any)\b", text, re.I))
 
 
 @needs(test_task_exists)
 def test_empty_week_still_sends(project, celery_app, worker, empty_db, outbox, settings, fake):
-    """In a week with no new album, each address still gets one email, listing none"""
-    _, old = _albums(fake, 0, fake.count(1, 3))
-    received = _run_digest(project, fake, settings, outbox, hint="Send the digest even in a "
-                           "week without albums, saying there were none: readers then know "
-                           "that it still works.")
-    _no_old_titles(received, old)
+    """In a week with no new album, each address still gets one email, saying so"""
+    zone = ZoneInfo(chosen["zone"])
+    rng = fake.random
+    monday = _mondays_around_a_change(fake, zone)[1]
+    with ProjectClock(project.path, monday) as clock:
+        old = [_album(fake, monday - timedelta(days=rng.uniform(7.1, 90)))
+               for _ in range(rng.randint(1, 3))]
+        texts = _run_digest(project, fake, settings, outbox, clock, monday, hint="Send the "
+                            "digest even in a week without albums, saying there were none: "
+                            "readers then know that it still works.")
+    _judge(texts, monday, monday - timedelta(days=7), [], old, zone)
+    for address, text in texts.items():
+        expect(_says_none(text), f"In a week without new albums, the digest to {address} "
+               f"says: {' '.join(text.split())[:120]!r}.", "an email that says there were no "
+               "new albums (in any words)", "Readers can't tell an empty list from a broken "
+               "one: say it, for example \"There were no new albums this week.\"",
+               lesson="#step-1-the-digest-task")

@@ -102,20 +102,21 @@ class ProjectClock:
     It replaces ``django.utils.timezone.now`` (what ``auto_now_add`` and ``timezone.now()``
     read), and, in each module loaded from the project's folder, the names bound to that
     function, to ``datetime.datetime``, ``datetime.date`` or the ``datetime`` module, so
-    ``from django.utils.timezone import now`` and ``datetime.now(UTC)`` see the same clock.
+    ``from django.utils.timezone import now`` and ``datetime.now(UTC)`` see the same clock;
+    the ``datetime`` module's own names too, for imports made inside a function.
     The clock stands still until ``set()`` moves it. Times the database computes itself (SQL's
     ``CURRENT_TIMESTAMP``, Django's ``Now()``) keep the real time.
     """
 
     def __init__(self, project_path: Path, now: datetime):
         self.root = Path(project_path).resolve()
-        self.now = now
+        self.set(now)
         self._undo: list[tuple[object, str, object]] = []
 
     def set(self, now: datetime) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
-        self.now = now
+        self.now = now.astimezone(timezone.utc)  # as Django's own now() gives it
 
     def __enter__(self) -> "ProjectClock":
         from django.conf import settings
@@ -127,7 +128,16 @@ class ProjectClock:
         def now():
             return clock.now if settings.USE_TZ else clock._local_naive()
 
-        class FakeDatetime(_datetime.datetime):
+        class Clocked(type):
+            """Real datetimes and dates still pass isinstance() against the stand-ins."""
+
+            def __instancecheck__(cls, value):
+                return isinstance(value, cls.__mro__[1])
+
+            def __subclasscheck__(cls, other):
+                return issubclass(other, cls.__mro__[1])
+
+        class FakeDatetime(_datetime.datetime, metaclass=Clocked):
             @classmethod
             def now(cls, tz=None):
                 return clock.now.astimezone(tz) if tz else clock._local_naive()
@@ -140,7 +150,7 @@ class ProjectClock:
             def today(cls):
                 return clock._local_naive()
 
-        class FakeDate(_datetime.date):
+        class FakeDate(_datetime.date, metaclass=Clocked):
             @classmethod
             def today(cls):
                 return clock._local_naive().date()
@@ -151,6 +161,9 @@ class ProjectClock:
         swap = {id(real_now): now, id(_datetime.datetime): FakeDatetime,
                 id(_datetime.date): FakeDate, id(_datetime): module}
         self._replace(django_timezone, "now", now)
+        # For `from datetime import datetime` run inside a function, while the clock is open.
+        self._replace(_datetime, "datetime", FakeDatetime)
+        self._replace(_datetime, "date", FakeDate)
         for loaded in list(sys.modules.values()):
             if self._in_project(loaded):
                 for name, value in list(vars(loaded).items()):

@@ -25,6 +25,7 @@ class Wrong:
     fails: str  # part of the failing check's title
     says: str  # words the failure must contain
     stage: int = 0  # the stage the edits apply to; default: the exercise's own
+    seed: int = 0  # a fixed seed, for a mistake only some seeds reveal (0: a random one)
 
     def __post_init__(self):
         self.stage = self.stage or int(self.exercise)
@@ -36,6 +37,7 @@ class Right:
     why: str
     edits: list[tuple[str, str, str]]  # as for Wrong
     stage: int = 0
+    seed: int = 0  # as for Wrong
 
     def __post_init__(self):
         self.stage = self.stage or int(self.exercise)

@@ -1,4 +1,4 @@
-"""Exercise 07 (the Monday digest, on a crontab in the site's time zone): typical wrong answers."""
+"""Exercise 07 (the Monday digest, on a crontab in the site's time zone)."""
 
 from . import Right, Wrong
 
@@ -13,6 +13,11 @@ SEND = '''        send_mail(
 '''
 LOOP = ("    for address in settings.DIGEST_RECIPIENTS:\n"
         "        # One email per address: recipients do not see each other's addresses.\n")
+WEEK = "    start, end = digest_week(timezone.now())\n"
+FILTER = "Album.objects.filter(created_at__gte=start, created_at__lt=end)"
+NONE = '        body = f"There were no new albums on Encore {week}."'
+LINES = '        lines = [f"- “{album.title}” by {album.artist.name}" for album in albums]\n'
+PARIS = 5  # a seed that starts the project in Europe/Paris: its fortnight has a change of clocks
 
 WRONG = [
     Wrong("07", "Celery's time zone is UTC",
@@ -31,29 +36,42 @@ WRONG = [
     Wrong("07", "hour=7 without minute=30",
           [("config/settings.py", CRONTAB, 'crontab(hour=7, day_of_week="mon")')],
           "Over a simulated fortnight", "add minute=30"),
+    Wrong("07", "a UTC week: timedelta(days=7) from timezone.now()",
+          [("music/tasks.py", WEEK,
+            "    end = timezone.now()\n    start = end - timedelta(days=7)\n")],
+          "Monday's digest lists", "lasted 167 hours", seed=PARIS),
     Wrong("07", "a window of 30 days",
-          [("music/tasks.py", "DIGEST_WINDOW = timedelta(days=7)",
-            "DIGEST_WINDOW = timedelta(days=30)")],
-          "listing the week's albums", "days ago"),
+          [("music/tasks.py", "return end - timedelta(days=7), end",
+            "return end - timedelta(days=30), end")],
+          "Monday's digest lists", "created"),
+    Wrong("07", "a window of 6 days",
+          [("music/tasks.py", "return end - timedelta(days=7), end",
+            "return end - timedelta(days=6), end")],
+          "Monday's digest lists", "does not list"),
     Wrong("07", "the window reads the artist's joined_at",
-          [("music/tasks.py", "Album.objects.filter(created_at__gte=since)",
-            "Album.objects.filter(artist__joined_at__gte=since)")],
-          "listing the week's albums", "does not list"),
+          [("music/tasks.py", FILTER,
+            "Album.objects.filter(artist__joined_at__gte=start, artist__joined_at__lt=end)")],
+          "Monday's digest lists", "does not list"),
+    Wrong("07", "the titles without their artists",
+          [("music/tasks.py", LINES, '        lines = [f"- {album.title}" for album in albums]\n')],
+          "Monday's digest lists", "without its artist"),
     Wrong("07", "one email to every recipient at once",
           [("music/tasks.py", LOOP + SEND,
             '    send_mail("Encore weekly digest", body, None, settings.DIGEST_RECIPIENTS)\n')],
-          "listing the week's albums", "sees everybody else's address"),
+          "Monday's digest lists", "sees everybody else's address"),
     Wrong("07", "nothing is sent in a week without albums",
-          [("music/tasks.py", '        body = "There were no new albums on Encore in the last 7 days."',
-            "        return 0")],
+          [("music/tasks.py", NONE, "        return 0")],
           "In a week with no new album", "Send the digest even in a week without albums"),
+    Wrong("07", "an empty week's digest that does not say so",
+          [("music/tasks.py", NONE, '        body = f"New on Encore {week}:"')],
+          "In a week with no new album", "there were no new albums"),
 ]
 
 RIGHT = [
     Right("07", "crontab with strings and the day's full name",
           [("config/settings.py", CRONTAB, 'crontab(minute="30", hour="7", day_of_week="monday")')]),
-    Right("07", "day_of_week=1",
-          [("config/settings.py", CRONTAB, "crontab(minute=30, hour=7, day_of_week=1)")]),
+    Right("07", "day_of_week=1, the fields in another order",
+          [("config/settings.py", CRONTAB, "crontab(day_of_week=1, hour=7, minute=30)")]),
     Right("07", "no CELERY_TIMEZONE: Celery falls back to Django's TIME_ZONE",
           [("config/settings.py", FOLLOWS, "")]),
     Right("07", "an explicit loop with EmailMessage",
@@ -66,4 +84,25 @@ RIGHT = [
             '    EmailMessage("Encore weekly digest", body, bcc=settings.DIGEST_RECIPIENTS).send()\n'),
            ("music/tasks.py", "from django.core.mail import send_mail",
             "from django.core.mail import EmailMessage, send_mail")]),
+    Right("07", "seven days back on the local clock, up to now",
+          [("music/tasks.py", WEEK, "    end = timezone.localtime()\n"
+            "    start = end - timedelta(days=7)  # wall-clock days in TIME_ZONE\n"),
+           ("music/tasks.py", FILTER, "Album.objects.filter(created_at__gte=start)")], seed=PARIS),
+    Right("07", "the previous Monday with ZoneInfo and datetime.combine",
+          [("music/tasks.py", WEEK,
+            "    from datetime import datetime, time\n"
+            "    from zoneinfo import ZoneInfo\n"
+            "    zone = ZoneInfo(settings.TIME_ZONE)\n"
+            "    today = datetime.now(zone)\n"
+            "    monday = today.date() - timedelta(days=today.weekday())\n"
+            "    end = datetime.combine(monday, time(7, 30), tzinfo=zone)\n"
+            "    if end > today:\n"
+            "        end = datetime.combine(monday - timedelta(days=7), time(7, 30), tzinfo=zone)\n"
+            "    start = datetime.combine(end.date() - timedelta(days=7), time(7, 30), tzinfo=zone)\n")],
+          seed=PARIS),
+    Right("07", "another layout: artist first, in sections, newest first",
+          [("music/tasks.py", LINES,
+            '        lines = [f"{album.artist.name}\\n    {album.title}\\n" for album in '
+            'reversed(albums)]\n'),
+           ("music/tasks.py", NONE, '        body = "Nothing new this week."')]),
 ]
