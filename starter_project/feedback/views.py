@@ -9,7 +9,8 @@ def feedback_form(request):
     if request.method == "POST":
         form = FeedbackForm(request.POST)
         if form.is_valid():
-            # TODO(exercise 02): this call sleeps for FEEDBACK_EMAIL_DELAY seconds while the visitor waits. Hand it to a Celery task instead.
+            # TODO(exercise 02): this call sleeps for FEEDBACK_EMAIL_DELAY seconds
+            # while the visitor waits. Hand it to a Celery task instead.
             send_feedback_email(form.cleaned_data["email"], form.cleaned_data["message"])
             return redirect("feedback:thanks")
     else:

@@ -2,10 +2,12 @@
 
 from . import DELAY_CALL, EAGER, Right, Wrong
 
+TASK_BODY = "    send_feedback_email(email_address, message)\n"
+
 WRONG = [
     Wrong("02", "the task is bound to config's app with @app.task",
           [("feedback/tasks.py", "from celery import shared_task", "from config.celery import app"),
-           ("feedback/tasks.py", "@shared_task", "@app.task")],
+           ("feedback/tasks.py", "@shared_task(ignore_result=True)", "@app.task")],
           "@shared_task", "bound to config's app"),
     Wrong("02", "eager mode is switched on",
           [("config/settings.py", "", EAGER)],
@@ -14,8 +16,13 @@ WRONG = [
           [("feedback/views.py", "send_feedback_email_task.delay(", "send_feedback_email_task(")],
           "redirects at once", "still sends it itself"),
     Wrong("02", "the view waits for the task's result",
-          [("feedback/views.py", DELAY_CALL, DELAY_CALL + ".get(timeout=10)")],
+          [("feedback/tasks.py", "@shared_task(ignore_result=True)", "@shared_task"),
+           ("feedback/views.py", DELAY_CALL, DELAY_CALL + ".get(timeout=10)")],
           "redirects at once", "waited for the worker"),
+    Wrong("02", "the view waits a short while for the task's result",
+          [("feedback/tasks.py", "@shared_task(ignore_result=True)", "@shared_task"),
+           ("feedback/views.py", DELAY_CALL, DELAY_CALL + ".get(timeout=0.3)")],
+          "redirects at once", "for the task's result, then raised"),
     Wrong("02", "the task is enqueued before the form is validated",
           [("feedback/views.py", "        form = FeedbackForm(request.POST)\n",
             "        form = FeedbackForm(request.POST)\n        send_feedback_email_task.delay("
@@ -26,6 +33,29 @@ WRONG = [
           [("feedback/tasks.py", "send_feedback_email(email_address, message)",
             'send_feedback_email("admin@encore.example", message)')],
           "Exactly one email arrives", "to go to the address in the form"),
+    Wrong("02", "send_task with a misspelt task name",
+          [("feedback/views.py", DELAY_CALL,
+            'send_feedback_email_task.app.send_task("feedback.tasks.send_feedback_email", '
+            'args=[form.cleaned_data["email"], form.cleaned_data["message"]])')],
+          "redirects at once", "Received unregistered task"),
+    Wrong("02", "the task raises on the worker",
+          [("feedback/tasks.py", TASK_BODY, "    send_feedback_email(message=message)\n")],
+          "Exactly one email arrives", "raised TypeError"),
+    Wrong("02", "the task sends nothing",
+          [("feedback/tasks.py", TASK_BODY, "    return email_address\n")],
+          "Exactly one email arrives", "sent nothing"),
+    Wrong("02", "the task sends the email twice",
+          [("feedback/tasks.py", TASK_BODY, TASK_BODY * 2)],
+          "Exactly one email arrives", "2 emails arrived"),
+    Wrong("02", "a thread the view starts sends the email; the task does nothing",
+          [("feedback/tasks.py", TASK_BODY, "    pass\n"),
+           ("feedback/views.py", DELAY_CALL, DELAY_CALL + "\n            __import__('threading')"
+            ".Thread(target=__import__('feedback.emails').emails.send_feedback_email, "
+            'args=(form.cleaned_data["email"], form.cleaned_data["message"])).start()')],
+          "Exactly one email arrives", "from a thread the request started"),
+    Wrong("02", "the view enqueues the task twice",
+          [("feedback/views.py", DELAY_CALL, DELAY_CALL + "\n            " + DELAY_CALL)],
+          "redirects at once", "published 2 send_feedback_email_task messages"),
 ]
 
 RIGHT = [
@@ -51,4 +81,18 @@ def thanks(request):'''),
            ("feedback/views.py", "from django.shortcuts import redirect, render\n",
             "from django.shortcuts import redirect, render\nfrom django.urls import reverse_lazy\n"
             "from django.views.generic import FormView\n")]),
+    Right("02", "send_task by name, a 303 with a query string, a task that keeps its result",
+          [("feedback/tasks.py", "@shared_task(ignore_result=True)", "@shared_task"),
+           ("feedback/views.py", DELAY_CALL,
+            'current_app.send_task("feedback.tasks.send_feedback_email_task", '
+            'args=(form.cleaned_data["email"], form.cleaned_data["message"]))'),
+           ("feedback/views.py", 'return redirect("feedback:thanks")',
+            'return HttpResponseRedirect(reverse("feedback:thanks") + "?sent=1", status=303)'),
+           ("feedback/views.py", "from django.shortcuts import redirect, render\n",
+            "from celery import current_app\nfrom django.http import HttpResponseRedirect\n"
+            "from django.shortcuts import redirect, render\nfrom django.urls import reverse\n")]),
+    Right("02", "delay_on_commit, and a keyword argument",
+          [("feedback/views.py", DELAY_CALL,
+            'send_feedback_email_task.delay_on_commit(form.cleaned_data["email"], '
+            'message=form.cleaned_data["message"])')]),
 ]

@@ -6,7 +6,8 @@ from .emails import send_feedback_email
 
 
 # @shared_task, not @app.task: the app stays in config/, and this app works with any Celery app.
-@shared_task
+# ignore_result: nobody reads what this task returns, so the worker stores no result for it.
+@shared_task(ignore_result=True)
 def send_feedback_email_task(email_address, message):
     """Send the thank-you email from a worker."""
     send_feedback_email(email_address, message)
