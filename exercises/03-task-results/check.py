@@ -102,27 +102,48 @@ def _finish(done, task_id, count, what):
              "Is the id your view answers the id of the task it started?", timing=True)
 
 
+class Hold:
+    """Holds the worker's rebuild twice: before it begins (task_prerun), then inside it, as it
+    is about to write its first entry (pre_save of SearchEntry). Each wait ends after 15 s.
+
+    Every POST then lands at a known point of the rebuild, however busy the machine.
+    """
+
+    def __init__(self):
+        self.start, self.inside, self.go_on = (threading.Event() for _ in range(3))
+
+    def _before(self, sender=None, **_):
+        if getattr(sender, "name", None) == TASK:
+            self.start.wait(15)
+
+    def _saving(self, **_):
+        if threading.current_thread() is not threading.main_thread() and not self.inside.is_set():
+            self.inside.set()
+            self.go_on.wait(15)
+
+    def let_it_begin(self, within=5):
+        """Let the rebuild begin; True once it writes its first entry (within ``within`` s)."""
+        self.start.set()
+        return self.inside.wait(within)
+
+
 @contextmanager
 def _held():
-    """Keep every rebuild the worker takes from starting until the block ends (at most 15 s).
-
-    The rebuild is then surely running during the POSTs in the block, however busy the
-    machine: no race between a quick rebuild and the next click.
-    """
     from celery.signals import task_prerun
+    from django.db.models.signals import pre_save
 
-    go = threading.Event()
+    from search.models import SearchEntry
 
-    def wait(sender=None, **_):
-        if getattr(sender, "name", None) == TASK:
-            go.wait(15)
-
-    task_prerun.connect(wait, weak=False)
+    hold = Hold()
+    task_prerun.connect(hold._before, weak=False)
+    pre_save.connect(hold._saving, sender=SearchEntry, weak=False)
     try:
-        yield
+        yield hold
     finally:
-        go.set()
-        task_prerun.disconnect(wait)
+        hold.start.set()
+        hold.go_on.set()
+        task_prerun.disconnect(hold._before)
+        pre_save.disconnect(hold._saving, sender=SearchEntry)
 
 
 @contextmanager
@@ -292,10 +313,19 @@ def test_one_rebuild_at_a_time(project, client, settings, empty_db, published, d
     count = fake.count(2, 5)
     _albums(fake, count)
     lesson = "#step-5-one-rebuild-at-a-time"
-    with _held():
+    with _held() as hold:
         first = _post(client, "The first POST /search/rebuild/")
-        second = _post(client, "A second POST, while the first rebuild runs,")
-        third = _third_post(client, published, first, second, lesson)
+        second = _post(client, "A second POST, while the first rebuild waits for the worker,")
+        _judge_second_post(client, published, first, second, lesson)
+        if hold.let_it_begin():
+            midway = _post(client, "A POST while the rebuild writes its entries")
+            expect(midway == first and len(published.of(TASK)) == 1,
+                   f"While the rebuild {first} was writing its entries, a POST answered "
+                   f"{midway} and started another rebuild: the lock was released (or taken) "
+                   "when the task began, not when it ended.",
+                   "the running rebuild's id until it is over",
+                   "Take the lock in the view, before .delay(); release it when the task "
+                   "ends (a try/finally around the whole rebuild).", lesson=lesson)
     _finish(done, first, count, "The rebuild")
     fourth = _post(client, "A POST after the rebuild had finished")
     if fourth == first:
@@ -309,8 +339,8 @@ def test_one_rebuild_at_a_time(project, client, settings, empty_db, published, d
     _finish(done, fourth, count, "The second rebuild")
 
 
-def _third_post(client, published, first, second, lesson):
-    """Judge the second POST, then POST again as another web process would."""
+def _judge_second_post(client, published, first, second, lesson):
+    """Judge the second POST, then POST again as another web process would, the rebuild held."""
     sent = published.of(TASK)
     if len(sent) > 1:
         fail(f"Two POSTs in a row started {len(sent)} rebuilds ({first} and {second}); "
@@ -331,7 +361,6 @@ def _third_post(client, published, first, second, lesson):
              "a lock every web process and every worker sees",
              "Keep the lock in Redis (redis-py's SET with nx=True, or a CACHES backend on "
              "Redis), not in a process's memory.", lesson=lesson)
-    return third
 
 
 @needs(test_one_rebuild_at_a_time)

@@ -216,6 +216,12 @@ WRONG = [
     Wrong("03", "a lock that is never released",
           [("search/tasks.py", "        release(self.request.id)\n", "        pass\n")],
           "While a rebuild runs", "the lock is never released"),
+    Wrong("03", "a lock released when the task begins",
+          [("search/tasks.py", "    try:\n        return rebuild_index()\n    finally:\n"
+            "        # Success or failure, this rebuild no longer runs.\n"
+            "        release(self.request.id)\n",
+            "    release(self.request.id)\n    return rebuild_index()\n")],
+          "While a rebuild runs", "when the task began"),
     Wrong("03", "a lock in the local-memory cache",
           [_whole("search/tasks.py", CACHE_LOCK_TASKS)],
           "While a rebuild runs", "local-memory cache"),
