@@ -31,7 +31,7 @@ def register(request):
             if artist.spotify_playlist_url:
                 # TODO(exercise 04): the visitor waits for this call, and the
                 # playlist API is slow; fetch the genres in a task, passing
-                # the artist's id.
+                # the artist's id, once the artist is committed.
                 try:
                     artist.genres = fetch_playlist_genres(artist.spotify_playlist_url)
                 except requests.RequestException as exc:

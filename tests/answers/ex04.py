@@ -2,8 +2,10 @@
 
 from . import Right, Wrong
 
-DELAY = "fetch_spotify_genres.delay(artist.pk)"
-SAVE = "    Artist.objects.filter(pk=artist_id).update(genres=genres)\n"
+DELAY = "fetch_spotify_genres.delay_on_commit(artist.pk)"
+SAVE = ("    Artist.objects.filter(pk=artist_id, spotify_playlist_url=playlist_url)"
+        ".update(genres=genres)\n")
+ATOMIC = '\nDATABASES["default"]["ATOMIC_REQUESTS"] = True\n'
 
 WRONG = [
     Wrong("04", "the task is bound to config's app with @app.task",
@@ -14,6 +16,24 @@ WRONG = [
     Wrong("04", "the view passes the Artist instance",
           [("music/views.py", DELAY, "fetch_spotify_genres.delay(artist)")],
           "redirects at once", "Object of type Artist is not JSON serializable"),
+    Wrong("04", "send_task with a misspelt task name",
+          [("music/views.py", DELAY, 'fetch_spotify_genres.app.send_task('
+            '"music.tasks.fetch_genres", args=[artist.pk])')],
+          "redirects at once", "Received unregistered task"),
+    Wrong("04", "delay() inside the request's transaction (ATOMIC_REQUESTS)",
+          [("music/views.py", DELAY, "fetch_spotify_genres.delay(artist.pk)"),
+           ("config/settings.py", "", ATOMIC)],
+          "redirects at once", "transaction (ATOMIC_REQUESTS) was still open"),
+    Wrong("04", "the task also takes the playlist URL",
+          [("music/views.py", DELAY,
+            "fetch_spotify_genres.delay(artist.pk, artist.spotify_playlist_url)"),
+           ("music/tasks.py", "def fetch_spotify_genres(artist_id):",
+            "def fetch_spotify_genres(artist_id, playlist_url=None):")],
+          "its only argument is the artist's id", "the task was called with"),
+    Wrong("04", "the task raises on the worker",
+          [("music/tasks.py", "    artist = Artist.objects.filter(pk=artist_id).first()\n",
+            "    artist = Artist.objects.get(id=artist_id, name=artist_id)\n")],
+          "stores the playlist's genres", "raised"),
     Wrong("04", "pickle is switched on so that the instance passes",
           [("music/views.py", DELAY, "fetch_spotify_genres.delay(artist)"),
            ("config/settings.py", 'CELERY_TASK_SERIALIZER = "json"',
@@ -74,8 +94,19 @@ RIGHT = [
     Right("04", "apply_async with the id as a keyword argument",
           [("music/views.py", DELAY,
             'fetch_spotify_genres.apply_async(kwargs={"artist_id": artist.pk})')]),
-    Right("04", "delay_on_commit instead of delay",
-          [("music/views.py", DELAY, "fetch_spotify_genres.delay_on_commit(artist.pk)")]),
+    Right("04", "delay instead of delay_on_commit (Django's autocommit)",
+          [("music/views.py", DELAY, "fetch_spotify_genres.delay(artist.pk)")]),
+    Right("04", "the id as a string, through send_task, and a 303 with a query string",
+          [("music/views.py", DELAY, 'current_app.send_task("music.tasks.fetch_spotify_genres", '
+            "args=[str(artist.pk)])"),
+           ("music/views.py", '            return redirect("music:artist_list")\n    else:',
+            '            return HttpResponseRedirect(reverse("music:artist_list") + "?new=1", '
+            "status=303)\n    else:"),
+           ("music/views.py", "from django.contrib import messages\n",
+            "from celery import current_app\nfrom django.contrib import messages\n"
+            "from django.http import HttpResponseRedirect\nfrom django.urls import reverse\n")]),
+    Right("04", "ATOMIC_REQUESTS on, with delay_on_commit",
+          [("config/settings.py", "", ATOMIC)]),
     Right("04", "the task saves the artist with update_fields, and has no settings of its own",
           [("music/tasks.py", SAVE, "    artist.genres = genres\n"
             '    artist.save(update_fields=["genres"])\n'),

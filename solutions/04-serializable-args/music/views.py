@@ -25,7 +25,8 @@ def register(request):
             messages.success(request, f"Welcome to Encore, {artist.name}!")
             if artist.spotify_playlist_url:
                 # Pass the id, never the artist: a message carries plain JSON values.
-                fetch_spotify_genres.delay(artist.pk)
+                # On commit: a worker must not look for the artist before it is saved.
+                fetch_spotify_genres.delay_on_commit(artist.pk)
                 messages.info(
                     request, "We are reading the genres from your playlist: "
                     "they will show on your profile in a moment."
