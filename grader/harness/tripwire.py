@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import sysconfig
 import threading
 
 __all__ = ["Tripwires"]
@@ -40,6 +41,8 @@ _WATCHED = _FRAME_EVENTS | _PATH_EVENTS | {"import", "object.__getattr__", "obje
 _SECRET_ATTRS = frozenset({"f_code", "tb_frame", "gi_frame", "cr_frame", "ag_frame", "gi_code",
                            "cr_code", "ag_code", "f_locals"})
 _DESCRIPTORS = (property, classmethod, staticmethod)
+# Opening a file through pathlib, io or shutil is the caller's doing; through the harness is not.
+_STDLIB = tuple(sorted({sysconfig.get_paths()["stdlib"] + "/", "inspect.py"}))
 _OURS = ("grader", "pytest", "_pytest", "pluggy")
 # Modules whose code a forger would replace to change a verdict.
 SNAPSHOT = ("grader.harness.plugin", "grader.harness.fixtures", "grader.harness.failures",
@@ -102,22 +105,11 @@ class Tripwires:
             name = frame.f_code.co_filename
             if name.startswith("<frozen"):
                 return None  # the import system, compiling or running a module it imports
-            if not (name.startswith("<") or name.endswith(through)):
+            if not (name.startswith("<") or name.endswith(through)
+                    or name.startswith(through)):
                 return frame if self._theirs(name) else None
             frame = frame.f_back
         return None
-
-    def _anywhere(self, frame):
-        """A student frame anywhere on the stack, unless the import system is at work."""
-        found = None
-        while frame is not None:
-            name = frame.f_code.co_filename
-            if name.startswith("<frozen"):
-                return None
-            if found is None and self._theirs(name):
-                found = frame
-            frame = frame.f_back
-        return found
 
     def _where(self, frame) -> str:
         code = frame.f_code
@@ -156,7 +148,7 @@ class Tripwires:
             secret = (path.startswith(self.guarded_dirs) or path.startswith("/proc/")
                       and path.rsplit("/", 1)[-1] in ("fd", "mem", "environ", "maps")
                       or "/fd/" in path and path.startswith(("/proc/", "/dev/fd")))
-            if secret and (culprit := self._anywhere(frame)):
+            if secret and (culprit := self._culprit(frame, through=_STDLIB)):
                 self.report("file", f"{event} {path}", self._where(culprit))
             return
         if event == "import":
