@@ -48,7 +48,7 @@ def test_timezone_follows_time_zone(project, celery_app):
     expect(setting == zone, f"This check started your project with TIME_ZONE={zone} in the "
            f"environment, and settings.TIME_ZONE is {setting!r}.",
            'TIME_ZONE = env("TIME_ZONE", default="UTC"), as the starter project has it',
-           lesson="#step-3-the-sites-time-zone")
+           lesson="#step-4-the-sites-time-zone")
     used = celery_app.timezone
     name = getattr(used, "key", None) or str(used)
     year = [datetime(2026, month, 15, 12, tzinfo=timezone.utc) for month in range(1, 13)]
@@ -59,7 +59,7 @@ def test_timezone_follows_time_zone(project, celery_app):
            "beat reads a crontab in the site's time zone",
            "Don't set it to UTC and convert the hour by hand: daylight saving time moves it "
            "twice a year, and TIME_ZONE changes with the site.",
-           lesson="#step-3-the-sites-time-zone")
+           lesson="#step-4-the-sites-time-zone")
 
 
 @needs(test_task_exists)
@@ -67,7 +67,7 @@ def test_schedule_entry(project, celery_app):
     """CELERY_BEAT_SCHEDULE["weekly-digest"] sends that task"""
     schedule_entry(celery_app, ENTRY, _task(project),
                    'crontab(minute=30, hour=7, day_of_week="mon")',
-                   lesson="#step-2-a-crontab-for-monday-0730")
+                   lesson="#step-3-a-crontab-for-monday-0730")
 
 
 def _days(year: int) -> list[date]:
@@ -131,7 +131,7 @@ def test_fortnight_sends_twice_on_monday_mornings(celery_app, beat, fake):
                 "CELERY_TIMEZONE, and that must be TIME_ZONE.")
     fail(observed, f"exactly two sends: {' and '.join(wanted)}, with "
          'crontab(minute=30, hour=7, day_of_week="mon")', hint,
-         lesson="#step-2-a-crontab-for-monday-0730")
+         lesson="#step-3-a-crontab-for-monday-0730")
 
 
 DIGEST = time(7, 30)
