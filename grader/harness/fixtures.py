@@ -109,8 +109,10 @@ def url_source(app, key: str, value: str) -> str:
     """Where the app's ``key`` comes from, in the student's words."""
     from django.conf import settings
     setting, argument = _WHERE_FROM[key]
-    if key in getattr(app, "_preconf", {}):
+    if key in getattr(app, "_preconf_set_by_auto", ()):
         return f'Celery("...", {argument}...) in config/celery.py'
+    if key in getattr(app, "_preconf", {}) or key in app.conf.changes:
+        return f"app.conf.{key} = ... in your code"
     if first_url(getattr(settings, setting, None)) == value:
         return f"{setting} in config/settings.py"
     return "the app's configuration"

@@ -73,9 +73,6 @@ def check_layout(path: Path) -> None:
 @dataclass
 class Project:
     path: Path
-    # CELERY_* URL variables the project's .env (or settings) put in os.environ, which the
-    # harness removed so that the app is judged by its own configuration.
-    ignored_env: dict[str, str] = field(default_factory=dict)
     # The variables the project started with: the harness's and the checkers' own
     # (``project_environment(fake)``), which is how a check sets what settings read only once.
     environment: dict[str, str] = field(default_factory=dict)
@@ -177,9 +174,11 @@ def load_project(path: Path, environment: dict[str, str], workdir: Path,
         django.setup()
     except Exception as exc:
         raise ProjectError("Django could not start your project.", student_traceback(exc, path))
-    # Celery's configuration is lazy: nothing has read these yet.
-    ignored = {name: os.environ.pop(name) for name in CELERY_URL_VARIABLES
-               if name in os.environ and name not in environment}
+    # A .env's CELERY_* URLs are in os.environ now (read_env copies them), and Celery would
+    # prefer them over the app's settings; its configuration is lazy, so nothing read them yet.
+    for name in CELERY_URL_VARIABLES:
+        if name not in environment:
+            os.environ.pop(name, None)
 
     from django.conf import settings
     from django.test.utils import setup_test_environment
@@ -195,7 +194,7 @@ def load_project(path: Path, environment: dict[str, str], workdir: Path,
     except Exception as exc:
         raise ProjectError("Your migrations do not run on a fresh database.",
                            student_traceback(exc, path))
-    return Project(path, ignored, dict(environment))
+    return Project(path, dict(environment))
 
 
 def _migrations_key(path: Path) -> str:
