@@ -138,7 +138,9 @@ def test_stage_applies_solutions_in_order(tmp_path):
 
 def test_redis_urls_compare_by_server_and_database_not_by_spelling():
     from grader.harness.urls import first_url, same_database, same_server
-    assert same_database("redis://localhost", "redis://127.0.0.1:6379/0/")
+    assert same_database("redis://localhost", "redis://127.0.0.1:6379/")
+    assert same_database("redis://localhost/0", "redis://127.0.0.1:6379/00")
+    assert not same_database("redis://localhost/0/", "redis://127.0.0.1:6379/0")  # kombu refuses
     assert same_database("redis://LOCALHOST:6379/", "redis://[::1]:6379/0")
     assert not same_database("redis://127.0.0.1:6379/", "redis://[::1]:6379/0")
     assert same_database("redis://:pw@127.0.0.1:7000/3", "redis://127.0.0.1:7000/3")

@@ -1,6 +1,6 @@
 """Telling whether two Redis URLs name the same server (and database), however they are spelt.
 
-``redis://localhost`` and ``redis://127.0.0.1:6379/0/`` are the same place; a URL a project
+``redis://localhost`` and ``redis://127.0.0.1:6379/`` are the same place; a URL a project
 wrote into its code is not the one this run's broker has (its port is random).
 """
 
@@ -57,7 +57,12 @@ def location(url) -> Location | None:
         return None
     if parts.scheme not in _SCHEMES:
         return None
-    db = parts.path.strip("/") or "0"
+    # As kombu reads it: "", "/" and "/0" are database 0; "/0/" is no database at all.
+    db = parts.path[1:] if parts.path.startswith("/") else parts.path
+    db = db or "0"
+    if not db.isdigit():
+        return None
+    db = str(int(db))
     password = unquote(parts.password) if parts.password else None
     return Location(parts.scheme, _hosts(parts.hostname or ""),
                     port or _SCHEMES[parts.scheme], db, password)
