@@ -53,6 +53,14 @@ SNAPSHOT = ("grader.harness.plugin", "grader.harness.fixtures", "grader.harness.
             "threading")
 
 
+def _writes(args: tuple) -> bool:
+    """Whether an "open" audit event (path, mode, flags) opens for writing."""
+    mode, flags = (args + (None, None))[1:3]
+    if isinstance(mode, str):
+        return any(c in mode for c in "wax+")
+    return isinstance(flags, int) and bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+
+
 class Tripwires:
     """Armed once per run, before the project loads; ``fd`` is the tripwire pipe's write end."""
 
@@ -141,6 +149,8 @@ class Tripwires:
             path = args[0]
             if isinstance(path, int) or path is None:
                 return
+            if event == "open" and _writes(args):
+                return  # writing there is the read-only mounts' business, not a forgery
             path = os.fsdecode(path)
             if not path.startswith("/"):
                 path = os.path.join(os.getcwd(), path)
