@@ -79,8 +79,8 @@ $(VENV)/.browser: requirements-browser.txt $(VENV)/.installed
 screenshots: $(VENV)/.browser ## Take the lessons' screenshots again (needs Debian's chromium) [STAGES="3 4"]
 	@$(PY) scripts/screenshots.py $(STAGES)
 
-bench-grade: $(VENV)/.installed ## Measure grading a class of 60 built from the stages
-	@$(PY) -m bench.grade
+bench-grade: $(VENV)/.installed ## Measure grading a class built from the stages [SIZE=100 EXERCISES=01-08]
+	@$(PY) -m bench.grade $(if $(SIZE),--size $(SIZE)) $(if $(EXERCISES),--exercises $(EXERCISES))
 
 clean: ## Remove .venv and generated files
 	rm -rf $(VENV) .pytest_cache

@@ -185,6 +185,7 @@ def _student_data(graded: Graded, exercises: list[Exercise]) -> dict:
             "number": exercise.number, "score": graded.score(exercise),
             "points": _points(exercise), "outcome": result["outcome"],
             "problem": result["problem"], "duration": round(result["duration"], 3),
+            "cpu": result.get("cpu"),
             "seed": result["seed"], "broker": result["broker"], "cached":
             exercise.number in graded.cached, "rerun": result.get("rerun", ""),
             "notes": result.get("notes", []),

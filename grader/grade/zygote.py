@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -59,13 +60,14 @@ class _Child:
     """Enough of subprocess.Popen for stop_group(), for a process we forked ourselves."""
 
     def __init__(self, pid: int):
-        self.pid, self.returncode = pid, None
+        self.pid, self.returncode, self.cpu = pid, None, 0.0
 
     def poll(self):
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            pid, status, usage = os.wait4(self.pid, os.WNOHANG)
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
+                self.cpu = usage.ru_utime + usage.ru_stime  # with its reaped descendants
         return self.returncode
 
     def wait(self, timeout: float | None = None):
@@ -149,7 +151,9 @@ def supervise(spec: dict, fences: sandbox.Fences) -> dict:
         notes.append(f"The run reached its memory limit ({limits['memory_mb']} MB).")
     if "Resource temporarily unavailable" in words or "BlockingIOError" in words:
         notes.append(f"The run reached its limit of {limits['processes']} processes and threads.")
-    return {**runs.as_data(run, notes), "signed": True}
+    own = resource.getrusage(resource.RUSAGE_SELF)  # the keeper: copying, watching, broker
+    return {**runs.as_data(run, notes), "signed": True,
+            "cpu": round(child.cpu + own.ru_utime + own.ru_stime, 3)}
 
 
 def _fenced_child(spec, fences, project, scratch, stack_file, channel, out_w, cgroup):

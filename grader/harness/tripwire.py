@@ -189,44 +189,44 @@ class Tripwires:
     # -- the snapshot ------------------------------------------------------------------------
 
     def take_snapshot(self) -> None:
-        self._snapshot = self._fingerprint()
-
-    def _fingerprint(self) -> dict:
+        """Every function and class of the modules a forger would patch, as they are now.
+        (A function's code swapped in place sets off the audit hook instead.)"""
         me = self._ident()
         self._busy.add(me)
         try:
-            prints = {}
-            for name in SNAPSHOT + tuple(n for n in sys.modules
-                                         if n.startswith("exercises.") or n.endswith("check")
-                                         and getattr(sys.modules[n], "__file__", "")
-                                         and "/exercises/" in sys.modules[n].__file__):
+            held = []
+            checkers = [n for n, m in list(sys.modules.items())
+                        if "/exercises/" in (getattr(m, "__file__", None) or "")]
+            for name in SNAPSHOT + tuple(checkers):
                 module = sys.modules.get(name)
                 if module is None:
                     continue
                 for key, value in list(vars(module).items()):
                     if not (callable(value) or isinstance(value, _DESCRIPTORS)):
                         continue  # data may change on its own; code may not
-                    prints[(name, key)] = (id(value), id(getattr(value, "__code__", None)))
+                    held.append((vars(module), key, value, f"{name}.{key}"))
                     if isinstance(value, type) and getattr(value, "__module__", "") == name:
-                        for attr, member in list(vars(value).items()):
+                        members = value.__dict__
+                        for attr, member in list(members.items()):
                             if callable(member) or isinstance(member, _DESCRIPTORS):
-                                prints[(name, key, attr)] = (
-                                    id(member), id(getattr(member, "__code__", None)))
-            return prints
+                                held.append((members, attr, member, f"{name}.{key}.{attr}"))
+                        held.append((members, None, frozenset(members), f"{name}.{key}"))
+            self._snapshot = held
         finally:
             self._busy.discard(me)
 
     def tampered(self) -> None:
-        """Report whatever changed since the snapshot (each change once)."""
+        """Report whatever was replaced or added since the snapshot (each change once)."""
         if self._snapshot is None:
             return
-        now = self._fingerprint()
-        for key, value in self._snapshot.items():
-            if now.get(key) != value:
-                self.report("tampered", ".".join(key) + " was replaced")
-        for key in now.keys() - self._snapshot.keys():
-            if len(key) == 3:
-                self.report("tampered", ".".join(key) + " was added")
+        for namespace, key, value, label in self._snapshot:
+            if key is None:
+                if len(namespace) != len(value):
+                    added = [a for a in list(namespace) if a not in value]
+                    if added:
+                        self.report("tampered", f"{label}.{added[0]} was added")
+            elif namespace.get(key) is not value:
+                self.report("tampered", f"{label} was replaced")
 
     def guard(self) -> None:
         """Called when the harness writes a record: report student code or another thread."""
