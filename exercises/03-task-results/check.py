@@ -146,6 +146,31 @@ def _held():
         pre_save.disconnect(hold._saving, sender=SearchEntry)
 
 
+def _keys_holding(url, task_id):
+    """(db, key, seconds to live) of each Redis string that holds ``task_id``, besides Celery's
+    own result, in the databases of the broker's server that the project names (REDIS_URL,
+    CACHES): where a lock in Redis keeps the running rebuild's id."""
+    import redis
+    from django.conf import settings
+
+    if not url.startswith(("redis://", "rediss://")):
+        return []
+    named = [url, str(getattr(settings, "REDIS_URL", ""))]
+    for cache in settings.CACHES.values():
+        location = cache.get("LOCATION", "")
+        named += [location] if isinstance(location, str) else list(location)
+    server = urlsplit(url).netloc.rpartition("@")[2]
+    found = []
+    for db_url in dict.fromkeys(n for n in named if urlsplit(n).netloc.endswith(server)):
+        db = redis.Redis.from_url(db_url)
+        for key in db.scan_iter(count=1000):
+            if (not key.startswith(b"celery-task-meta-") and db.type(key) == b"string"
+                    and task_id.encode() in (db.get(key) or b"")):
+                found.append((urlsplit(db_url).path or "/0", key.decode(errors="replace"),
+                              db.ttl(key)))
+    return found
+
+
 @contextmanager
 def _another_web_process():
     """Hide what this process keeps in memory caches, as a second web process would see it.
@@ -307,7 +332,8 @@ def test_status_endpoint(project, client, slow_index, done):
 
 
 @needs(test_status_endpoint)
-def test_one_rebuild_at_a_time(project, client, settings, empty_db, published, done, fake):
+def test_one_rebuild_at_a_time(project, broker, client, settings, empty_db, published, done,
+                               fake):
     """While a rebuild runs, a POST answers its id; once it is over, a POST starts a new one"""
     settings(SEARCH_INDEX_DELAY=0)
     count = fake.count(2, 5)
@@ -317,6 +343,14 @@ def test_one_rebuild_at_a_time(project, client, settings, empty_db, published, d
         first = _post(client, "The first POST /search/rebuild/")
         second = _post(client, "A second POST, while the first rebuild waits for the worker,")
         _judge_second_post(client, published, first, second, lesson)
+        # A lock found in Redis must expire: a worker that dies never releases it.
+        for db, key, ttl in _keys_holding(broker.url, first):
+            expect(ttl >= 0, f"The lock that holds the running rebuild's id ({key!r} in "
+                   f"Redis database {db.strip('/') or 0}) has no expiry: if a worker dies "
+                   "mid-rebuild, nothing ever deletes it, and no rebuild can start again.",
+                   "a lock that expires a while after the longest rebuild",
+                   "SET with nx=True and ex=seconds, or cache.add(key, id, timeout=seconds).",
+                   lesson=lesson)
         if hold.let_it_begin():
             midway = _post(client, "A POST while the rebuild writes its entries")
             expect(midway == first and len(published.of(TASK)) == 1,

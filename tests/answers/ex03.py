@@ -62,6 +62,7 @@ STALE_LOCK_TASKS = '''"""Search tasks."""
 import redis
 from celery import shared_task
 from celery.result import AsyncResult
+from celery.utils import uuid
 from django.conf import settings
 
 from .indexing import rebuild_index
@@ -89,24 +90,12 @@ def start_rebuild():
             if not AsyncResult(holder.decode()).ready():
                 return holder.decode()
             db.delete(KEY)
-        result = rebuild_search_index.apply_async(countdown=0)
-        if db.set(KEY, result.id, nx=True, ex=900):
-            return result.id
-        result.revoke()
-    raise RuntimeError("no lock")
-'''
-# Publish only once the lock is taken, with a chosen id: the version above publishes first.
-STALE_LOCK_TASKS = STALE_LOCK_TASKS.replace('''        result = rebuild_search_index.apply_async(countdown=0)
-        if db.set(KEY, result.id, nx=True, ex=900):
-            return result.id
-        result.revoke()
-    raise RuntimeError("no lock")''', '''        task_id = uuid()
+        task_id = uuid()
         if db.set(KEY, task_id, nx=True, ex=900):
             rebuild_search_index.apply_async(task_id=task_id)
             return task_id
-    raise RuntimeError("no lock")''').replace(
-    "from celery.result import AsyncResult\n",
-    "from celery.result import AsyncResult\nfrom celery.utils import uuid\n")
+    raise RuntimeError("no lock")
+'''
 
 CLASS_VIEW = '''
 
@@ -178,6 +167,42 @@ form.addEventListener("submit", async (event) => {
 });
 '''
 
+POSTRUN_RELEASE = '''
+
+from celery.signals import task_postrun
+
+
+@task_postrun.connect
+def release_finished_rebuild(sender=None, task_id=None, **kwargs):
+    if getattr(sender, "name", None) == rebuild_search_index.name:
+        release(task_id)
+'''
+
+# setInterval, a set of finished states, and a count of polls.
+INTERVAL_JS = '''const form = document.querySelector("#rebuild-form");
+const line = document.querySelector("#rebuild-status");
+const FINISHED = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
+
+form.onsubmit = async (event) => {
+  event.preventDefault();
+  form.querySelector("button").disabled = true;
+  const answer = await fetch("", {method: "POST", body: new FormData(form)});
+  if (!answer.ok) { line.textContent = "Could not start."; return; }
+  const {status_url} = await answer.json();
+  let polls = 0;
+  const timer = setInterval(async () => {
+    const reply = await fetch(status_url);
+    const task = reply.ok ? await reply.json() : {state: "FAILURE", error: "no answer"};
+    polls += 1;
+    if (FINISHED.has(task.state) || polls >= 300) {
+      clearInterval(timer);
+      form.querySelector("button").disabled = false;
+      line.textContent = task.state === "SUCCESS" ? `Done: ${task.result} entries.` : "Stopped.";
+    }
+  }, 1000);
+};
+'''
+
 WRONG = [
     Wrong("03", "the task does not return the count",
           [("search/tasks.py", "return rebuild_index()", "rebuild_index()")],
@@ -222,6 +247,9 @@ WRONG = [
             "        release(self.request.id)\n",
             "    release(self.request.id)\n    return rebuild_index()\n")],
           "While a rebuild runs", "when the task began"),
+    Wrong("03", "a lock that never expires",
+          [("search/tasks.py", "nx=True, ex=LOCK_EXPIRES)", "nx=True)")],
+          "While a rebuild runs", "has no expiry"),
     Wrong("03", "a lock in the local-memory cache",
           [_whole("search/tasks.py", CACHE_LOCK_TASKS)],
           "While a rebuild runs", "local-memory cache"),
@@ -256,6 +284,13 @@ RIGHT = [
             "from django.urls import reverse\nfrom django.views import View\n")]),
     Right("03", "a status view with AsyncResult(..., app=app)",
           [_whole("config/views.py", STATUS_WITH_APP)]),
+    Right("03", "the lock released by a task_postrun receiver",
+          [("search/tasks.py", "    try:\n        return rebuild_index()\n    finally:\n"
+            "        # Success or failure, this rebuild no longer runs.\n"
+            "        release(self.request.id)\n", "    return rebuild_index()\n"),
+           ("search/tasks.py", "", POSTRUN_RELEASE)]),
+    Right("03", "polling with setInterval and a set of finished states",
+          [_whole("static/rebuild.js", INTERVAL_JS)]),
     Right("03", "polling that waits only on listed states, for at most 600 polls",
           [_whole("static/rebuild.js", WHITELIST_JS)]),
 ]
