@@ -72,7 +72,10 @@ def _protocol(exercise: Exercise, result: dict) -> list[str]:
             problems.append("A record arrived after the run's end record.")
             break
         if event == "phase":
-            loading = record.get("phase") == _LOADING
+            if loading:
+                problems.append(f'"{record.get("phase")}" began while the project was still '
+                                "loading.")
+            loading = loading or record.get("phase") == _LOADING
             phase = record.get("phase")
         elif event == "check":
             check = record.get("id")

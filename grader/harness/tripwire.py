@@ -35,7 +35,8 @@ _FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames", "gc.get_objec
                            "gc.get_referrers", "gc.get_referents", "sys.settrace",
                            "sys.setprofile", "exec", "compile", "ctypes.dlopen",
                            "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof",
-                           "ctypes.call_function", "ctypes.string_at", "ctypes.PyObj_FromPtr"})
+                           "ctypes.call_function", "ctypes.string_at", "ctypes.PyObj_FromPtr",
+                           "code.__new__", "function.__new__"})
 _PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
 _WATCHED = _FRAME_EVENTS | _PATH_EVENTS | {"import", "object.__getattr__", "object.__setattr__"}
 _SECRET_ATTRS = frozenset({"f_code", "tb_frame", "gi_frame", "cr_frame", "ag_frame", "gi_code",
@@ -44,6 +45,7 @@ _DESCRIPTORS = (property, classmethod, staticmethod)
 # Opening a file through pathlib, io or shutil is the caller's doing; through the harness is not.
 _STDLIB = tuple(sorted({sysconfig.get_paths()["stdlib"] + "/", "inspect.py"}))
 _OURS = ("grader", "pytest", "_pytest", "pluggy")
+_HELD = frozenset({"_run"})  # the harness's run object: swapped for a fake, it would lie
 # Modules whose code a forger would replace to change a verdict.
 SNAPSHOT = ("grader.harness.plugin", "grader.harness.fixtures", "grader.harness.failures",
             "grader.harness.tracebacks", "grader.harness.tripwire", "pytest", "_pytest.runner",
@@ -202,7 +204,8 @@ class Tripwires:
                 if module is None:
                     continue
                 for key, value in list(vars(module).items()):
-                    if not (callable(value) or isinstance(value, _DESCRIPTORS)):
+                    if not (callable(value) or isinstance(value, _DESCRIPTORS)
+                            or key in _HELD):
                         continue  # data may change on its own; code may not
                     held.append((vars(module), key, value, f"{name}.{key}"))
                     if isinstance(value, type) and getattr(value, "__module__", "") == name:

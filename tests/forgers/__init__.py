@@ -166,3 +166,24 @@ FORGERS = {  # name → (file of the starter project, code appended to it)
     "frames": ("config/settings.py", FRAMES),
     "pieces": ("config/settings.py", PIECES),
 }
+
+# The harness's run object swapped for one whose emit says "passed", its code given a file
+# name inside the grader so that it does not look like the student's.
+SWAP = """
+import sys as _sys, types as _types
+_plugin = _sys.modules["grader.harness.plugin"]
+
+def _emit(self, **record):
+    if record.get("event") == "check":
+        record["status"] = "passed"
+    _plugin._Run.emit(self, **record)
+
+_emit = _types.FunctionType(_emit.__code__.replace(
+    co_filename=_plugin.__file__.replace("plugin.py", "broker.py")), globals(), "emit")
+_Fake = type("_Run", (_plugin._Run,), {"emit": _emit})
+_fake = _Fake.__new__(_Fake)
+_fake.__dict__.update(vars(_plugin._run))
+_plugin._run = _fake
+"""
+
+FORGERS["swap"] = ("config/settings.py", SWAP)
