@@ -229,6 +229,22 @@ def _judge(counts, now, *, lesson, hint_missing, hint_extra, observed_at=""):
             artist.reminded = now
 
 
+def _stored_reminders(artists) -> dict:
+    """{pk: last_reminded_at} as the task stored it ({} while the field does not exist)."""
+    if not _has_field():
+        return {}
+    from music.models import Artist
+    return dict(Artist.objects.filter(pk__in=[a.pk for a in artists])
+                .values_list("pk", "last_reminded_at"))
+
+
+def _database_clock(artists) -> bool:
+    """Whether the task stored the real time (the database's Now()) instead of timezone.now()."""
+    real = datetime.now(timezone.utc)
+    stored = [v for v in _stored_reminders(artists).values() if v is not None]
+    return bool(stored) and all(abs(v - real) < timedelta(minutes=5) for v in stored)
+
+
 def _first_moment(fake) -> datetime:
     """The checker's "now": days or months away from the real one, so a cutoff computed when
     the module was imported (with the real clock) is wrong by that much."""
@@ -286,6 +302,15 @@ def test_a_second_run_sends_nothing(project, celery_app, worker, outbox):
     with ProjectClock(project.path, now) as clock:
         value, counts = _run(project, outbox, clock, now, artists)
     again = [a for a, c in counts.items() if c]
+    if again and abs(now - datetime.now(timezone.utc)) > timedelta(hours=1) and \
+            _database_clock(again):
+        fail(f"The second run, at the same moment, emailed {len(again)} artists again: "
+             f"last_reminded_at holds today's date, not the moment the task ran "
+             f"({now:%d %b %Y %H:%M} UTC on the checker's clock).",
+             "last_reminded_at set from timezone.now(), read in the task",
+             "Now() in a query takes the database's clock, which no test can move; compute "
+             "the time once in Python (now = timezone.now()) and use it for the cutoff and "
+             "for last_reminded_at.", lesson=ONCE_LESSON)
     hint = ("Record each reminder in a new field, Artist.last_reminded_at (a nullable "
             "DateTimeField, with its migration), and skip artists reminded in the last 30 days."
             if not _has_field() else
