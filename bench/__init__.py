@@ -48,6 +48,7 @@ def child_env(**overrides: str) -> dict[str, str]:
            if k not in ("REDIS_URL", "DATABASE_URL", "BENCH_RUNS")
            and not k.startswith(("CELERY_", "DJANGO_", "GRADER_"))}
     env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("SECRET_KEY", "bench-not-a-secret")  # settings fail closed without one
     env.update(overrides)
     return env
 

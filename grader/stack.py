@@ -289,6 +289,7 @@ def run_stack(project: Path) -> int:
             out.say(None, f"Encore on http://127.0.0.1:{port}/ · broker: {label} · "
                           "Ctrl-C stops it all")
             env = dict(os.environ, PYTHONUNBUFFERED="1")  # children write to pipes: flush lines
+            _debug_on_this_machine(project, env)
             if server:
                 env["REDIS_URL"] = url
                 note_running_broker(url)
@@ -328,6 +329,13 @@ def run_stack(project: Path) -> int:
                 server.stop()
 
 
+def _debug_on_this_machine(project: Path, env: dict) -> None:
+    """DEBUG on for a run on the student's own machine, unless they chose (settings fail
+    closed: DEBUG is off and SECRET_KEY required wherever nobody says otherwise)."""
+    if setting(project, "DEBUG")[0] is None:
+        env["DEBUG"] = "True"
+
+
 def _embedded_notes(project: Path, env: dict, out: Output) -> None:
     """Keep Celery's own URL variables from pointing the children away from the embedded broker."""
     dotenv = read_dotenv(project / ".env")
@@ -356,6 +364,7 @@ def run_flower(project: Path) -> int:
     out = Output()
     login, how = _flower_login(project)
     env = dict(os.environ, PYTHONUNBUFFERED="1", REDIS_URL=url, FLOWER_BASIC_AUTH=login)
+    _debug_on_this_machine(project, env)
     children: list[Child] = []
     with _Signals() as signals:
         try:

@@ -95,11 +95,16 @@ def _answers(port: int, path: str = "/") -> bool:
         return False
 
 
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "REDIS_"))}
+    return {**env, "DEBUG": "True"}  # a site on this machine, as `make run` runs it
+
+
 def prepare_stage(stage: int, folder: Path) -> Path:
     """Stage ``stage`` in ``folder``, migrated, with Encore's demo data when it has the command."""
     project = folder / f"stage{stage:02d}"
     write_stage(stage, project)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "REDIS_"))}
+    env = _env()
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=project, env=env,
                    check=True, timeout=120)
@@ -112,7 +117,7 @@ def prepare_stage(stage: int, folder: Path) -> Path:
 def start_stack(project: Path, log: Path):
     """`python -m grader run` on free ports; (its process, web port, Flower port)."""
     web, flower = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "REDIS_"))}
+    env = _env()
     env.update(PORT=str(web), FLOWER_PORT=str(flower), FLOWER_BASIC_AUTH=":".join(LOGIN))
     process = subprocess.Popen([sys.executable, "-m", "grader", "run", "--project",
                                 str(project)], cwd=REPO, env=env, stdout=open(log, "w"),
