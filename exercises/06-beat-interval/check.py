@@ -239,7 +239,8 @@ def _stored_reminders(artists) -> dict:
 
 
 def _database_clock(artists) -> bool:
-    """Whether the task stored the real time (the database's Now()) instead of timezone.now()."""
+    """Whether the task stored the real time (the database's own clock, asked in raw SQL)
+    instead of timezone.now()."""
     real = datetime.now(timezone.utc)
     stored = [v for v in _stored_reminders(artists).values() if v is not None]
     return bool(stored) and all(abs(v - real) < timedelta(minutes=5) for v in stored)
@@ -308,9 +309,9 @@ def test_a_second_run_sends_nothing(project, celery_app, worker, outbox):
              f"last_reminded_at holds today's date, not the moment the task ran "
              f"({now:%d %b %Y %H:%M} UTC on the checker's clock).",
              "last_reminded_at set from timezone.now(), read in the task",
-             "Now() in a query takes the database's clock, which no test can move; compute "
-             "the time once in Python (now = timezone.now()) and use it for the cutoff and "
-             "for last_reminded_at.", lesson=ONCE_LESSON)
+             "CURRENT_TIMESTAMP in raw SQL takes the database's clock, which no test can move; "
+             "compute the time once in Python (now = timezone.now()) and use it for the cutoff "
+             "and for last_reminded_at.", lesson=ONCE_LESSON)
     hint = ("Record each reminder in a new field, Artist.last_reminded_at (a nullable "
             "DateTimeField, with its migration), and skip artists reminded in the last 30 days."
             if not _has_field() else

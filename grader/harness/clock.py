@@ -104,8 +104,10 @@ class ProjectClock:
     function, to ``datetime.datetime``, ``datetime.date`` or the ``datetime`` module, so
     ``from django.utils.timezone import now`` and ``datetime.now(UTC)`` see the same clock;
     the ``datetime`` module's own names too, for imports made inside a function.
-    The clock stands still until ``set()`` moves it. Times the database computes itself (SQL's
-    ``CURRENT_TIMESTAMP``, Django's ``Now()``) keep the real time.
+    Django's ``Now()`` expression reads this clock too (it becomes a parameter instead of the
+    database's own CURRENT_TIMESTAMP), so ``.update(last_reminded_at=Now())`` is judged like
+    ``timezone.now()``. Only raw SQL that asks the database for its time keeps the real time.
+    The clock stands still until ``set()`` moves it.
     """
 
     def __init__(self, project_path: Path, now: datetime):
@@ -161,6 +163,7 @@ class ProjectClock:
         swap = {id(real_now): now, id(_datetime.datetime): FakeDatetime,
                 id(_datetime.date): FakeDate, id(_datetime): module}
         self._replace(django_timezone, "now", now)
+        self._clock_now_expression(now)
         # For `from datetime import datetime` run inside a function, while the clock is open.
         self._replace(_datetime, "datetime", FakeDatetime)
         self._replace(_datetime, "date", FakeDate)
@@ -175,6 +178,16 @@ class ProjectClock:
         for target, name, value in reversed(self._undo):
             setattr(target, name, value)
         self._undo.clear()
+
+    def _clock_now_expression(self, now) -> None:
+        """Django's Now() as this clock's time, on every database vendor."""
+        from django.db.models.functions import Now
+
+        def as_sql(expression, compiler, connection, **extra):
+            return "%s", [connection.ops.adapt_datetimefield_value(now())]
+
+        for name in ("as_sql", "as_sqlite", "as_postgresql", "as_mysql", "as_oracle"):
+            self._replace(Now, name, as_sql)
 
     def _replace(self, target, name: str, value) -> None:
         self._undo.append((target, name, getattr(target, name)))

@@ -158,11 +158,6 @@ WRONG = [
           [("music/tasks.py", "        not_reminded_lately,\n", ""),
            ("music/tasks.py", "filter(not_reminded_lately, pk=artist.pk)", "filter(pk=artist.pk)")],
           "Run again", "emailed"),
-    Wrong("06", "last_reminded_at from the database's clock, Now()",
-          [("music/tasks.py", "            last_reminded_at=now\n",
-            "            last_reminded_at=Now()\n"),
-           ("music/tasks.py", "import Max, Q\n", "import Max, Q\nfrom django.db.models.functions import Now\n")],
-          "Run again", "holds today's date", seed=1),  # seed 1: the checker's clock is ahead
     Wrong("06", "an artist is reminded once ever, not once per 30 days",
           [("music/tasks.py", LATELY, "    not_reminded_lately = Q(last_reminded_at__isnull=True)\n")],
           "reminds again after", "No email went to"),
@@ -190,4 +185,10 @@ RIGHT = [
           _task(LOOP_TASK)),
     Right("06", "from django.utils.timezone import now, an optimistic claim",
           _task(FROM_IMPORT_TASK)),
+    # Now() is the database's clock, as good as timezone.now(): the checker's clock drives it.
+    Right("06", "last_reminded_at from the database's clock, Now()",
+          [("music/tasks.py", "            last_reminded_at=now\n",
+            "            last_reminded_at=Now()\n"),
+           ("music/tasks.py", "import Max, Q\n",
+            "import Max, Q\nfrom django.db.models.functions import Now\n")], seed=1),
 ]
