@@ -14,7 +14,7 @@ from django.urls import NoReverseMatch, reverse
 
 from grader.harness import expect, fail, guard, needs
 
-PER_ALBUM = 0.04  # seconds SEARCH_INDEX_DELAY makes each album take
+PER_ALBUM = 0.02  # seconds SEARCH_INDEX_DELAY makes each album take
 TASK = "search.tasks.rebuild_search_index"
 CELERY_STATES = ("PENDING", "RECEIVED", "STARTED", "SUCCESS", "FAILURE", "REVOKED", "RETRY",
                  "REJECTED", "IGNORED")
@@ -80,7 +80,9 @@ def _albums(fake, count):
     from music.models import Album, Artist
 
     artist = Artist.objects.create(name=fake.name(), email=fake.email())
-    return [Album.objects.create(artist=artist, title=fake.title()) for _ in range(count)]
+    # bulk_create sends no post_save: no congratulations emails (exercise 05) to wait behind.
+    Album.objects.bulk_create(Album(artist=artist, title=fake.title()) for _ in range(count))
+    return list(Album.objects.filter(artist=artist).order_by("pk"))
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +90,14 @@ def run(project, celery_app, worker, fake):
     """One rebuild, asked for by a visitor with an address, watched report by report."""
     from celery.signals import task_postrun, task_revoked
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.test import Client, override_settings
 
     from grader.harness.mail import Outbox
     from search.models import SearchEntry
 
-    call_command("flush", verbosity=0, interactive=False)
+    from music.models import Album
+
+    Album.objects.all().delete()  # and their entries: the index holds only what comes next
     total = fake.count(21, 32)
     albums = _albums(fake, total)
     # The index as it was: fewer entries than albums, each with a word no new entry has.
@@ -158,7 +161,7 @@ def _watch(reports, task_id, seen):
                 "status": (status.status_code, status.content) if status else None,
                 "entries": SearchEntry.objects.count(),
                 "stale": SearchEntry.objects.filter(text__contains=stale).count(),
-                "emails": len(seen["outbox"]),
+                "emails": sum(seen["address"] in s.message.to for s in seen["outbox"].sent),
             })
         finally:
             report["seen"].set()
