@@ -41,6 +41,8 @@ class LocalPool:
         self.jobs, self.workroot = max(1, jobs) * OVERLAP, Path(workroot)
         self.exercises = exercises  # those to take references for (None: every one)
         self.references: dict[str, dict[str, int]] = {}
+        self._pending: set[str] = set()  # exercises whose reference run is still going
+        self._held: list[tuple[dict, dict]] = []  # results waiting for their reference
         self.protect = [str(Path(p).resolve()) for p in protect]
         self._zygote: Zygote | None = None
         self._running: dict[str, dict] = {}
@@ -95,22 +97,24 @@ class LocalPool:
 
     def _reference(self, built: dict[int, Path]) -> None:
         """What crosses the broker during each check of exercise NN on the instructor's stage
-        NN: the witness's yardstick for students' runs (verdict.py)."""
+        NN: the witness's yardstick for students' runs (verdict.py). These runs go beside the
+        first students' runs; a student's result waits for its exercise's reference."""
         for exercise in all_exercises():
             folder = built.get(int(exercise.number))
             if folder is None or (self.exercises and exercise.number not in self.exercises):
                 continue
             job = {"id": f"reference:{exercise.number}", "exercise": exercise.number,
                    "seed": 1, "content_hash": "", "limits": runs.DEFAULT_LIMITS}
+            self._pending.add(exercise.number)
             self.submit(job, folder, db_cache=self.workroot / "pristine")
-        while self._running:
-            for job_id, result in self.wait(1.0):
-                number = job_id.split(":", 1)[1]
-                crossed = witnessed(result["records"],
-                                    result.get("witness", {}).get("published", []))
-                self.references[number] = {
-                    r["id"]: crossed.get(r["id"], 0) for r in result["records"]
-                    if r.get("event") == "check" and r.get("status") == "passed"}
+
+    def _keep_reference(self, number: str, result: dict) -> None:
+        crossed = witnessed(result["records"], result.get("witness", {}).get("published", []))
+        self.references[number] = {
+            r["id"]: crossed.get(r["id"], 0) for r in result["records"]
+            if r.get("event") == "check"
+            and (r.get("status") == "passed" or r.get("timing"))}  # slow, but it ran
+        self._pending.discard(number)
 
     def submit(self, job: dict, project: Path, db_cache: Path | None = None) -> None:
         if self._pristine is None:
@@ -136,11 +140,11 @@ class LocalPool:
 
     def wait(self, timeout: float) -> list[tuple[str, dict]]:
         """Jobs that finished within ``timeout`` seconds, with their results."""
-        if not self._running:
+        if not self._running and not self._held:
             time.sleep(min(timeout, 0.05))
             return []
         done = []
-        for line in self._start().finished(timeout):
+        for line in self._start().finished(timeout) if self._running else []:
             spec = self._running.pop(line["id"], None)
             if spec is None:
                 continue
@@ -152,9 +156,19 @@ class LocalPool:
                                          f"process ended with status {line['status']}).")
             shutil.rmtree(spec["workdir"], ignore_errors=True)
             Path(spec["result_file"]).unlink(missing_ok=True)
-            if not spec["id"].startswith(("warm-up:", "reference:")):
-                result["integrity"] = judge(find_exercise(spec["exercise"]), result,
-                                            self.references.get(spec["exercise"]))
+            if spec["id"].startswith("reference:"):
+                self._keep_reference(spec["exercise"], result)
+            elif spec["id"].startswith("warm-up:"):
+                done.append((spec["id"], result))
+            else:
+                self._held.append((spec, result))
+        held, self._held = self._held, []
+        for spec, result in held:
+            if spec["exercise"] in self._pending:
+                self._held.append((spec, result))
+                continue
+            result["integrity"] = judge(find_exercise(spec["exercise"]), result,
+                                        self.references.get(spec["exercise"]))
             done.append((spec["id"], result))
         return done
 
