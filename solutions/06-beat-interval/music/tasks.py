@@ -19,13 +19,17 @@ def fetch_spotify_genres(artist_id):
     artist = Artist.objects.filter(pk=artist_id).first()
     if artist is None or not artist.spotify_playlist_url:
         return []  # deleted since, or nothing to read
-    genres = fetch_playlist_genres(artist.spotify_playlist_url)
-    # update() writes only this column, so it cannot undo an edit made meanwhile.
-    Artist.objects.filter(pk=artist_id).update(genres=genres)
+    playlist_url = artist.spotify_playlist_url
+    genres = fetch_playlist_genres(playlist_url)
+    # The API took seconds, and the artist may have changed their playlist meanwhile: store
+    # these genres only if the row still has the URL they came from. update() writes only
+    # this column, so it cannot undo an edit made meanwhile either.
+    Artist.objects.filter(pk=artist_id, spotify_playlist_url=playlist_url).update(genres=genres)
     return genres
 
 
-@shared_task
+# Fire and forget, as in lesson 02: nobody reads what it returns, so no result is stored.
+@shared_task(ignore_result=True)
 def send_album_congratulations(album_id):
     """Congratulate the artist on their new album, by email."""
     # get() raises Album.DoesNotExist if the album is not committed yet: see the lesson.

@@ -34,8 +34,9 @@ def fetch_spotify_genres(artist_id):
     artist = Artist.objects.filter(pk=artist_id).first()
     if artist is None or not artist.spotify_playlist_url:
         return []  # deleted since, or nothing to read
+    playlist_url = artist.spotify_playlist_url
     try:
-        genres = fetch_playlist_genres(artist.spotify_playlist_url)
+        genres = fetch_playlist_genres(playlist_url)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise PlaylistAPIUnavailable(f"No answer from the playlist API: {exc}") from exc
     except requests.HTTPError as exc:
@@ -47,12 +48,15 @@ def fetch_spotify_genres(artist_id):
         if status >= 500:
             raise PlaylistAPIUnavailable(f"The playlist API answered {status}.") from exc
         raise  # any other 4xx is our mistake: fail, and let someone look
-    # update() writes only this column, so it cannot undo an edit made meanwhile.
-    Artist.objects.filter(pk=artist_id).update(genres=genres)
+    # The API took seconds, and the artist may have changed their playlist meanwhile: store
+    # these genres only if the row still has the URL they came from. update() writes only
+    # this column, so it cannot undo an edit made meanwhile either.
+    Artist.objects.filter(pk=artist_id, spotify_playlist_url=playlist_url).update(genres=genres)
     return genres
 
 
-@shared_task
+# Fire and forget, as in lesson 02: nobody reads what it returns, so no result is stored.
+@shared_task(ignore_result=True)
 def send_album_congratulations(album_id):
     """Congratulate the artist on their new album, by email."""
     # get() raises Album.DoesNotExist if the album is not committed yet: see the lesson.
