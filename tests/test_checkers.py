@@ -19,6 +19,7 @@ BEFORE = {
     7: ("send_weekly_digest is a Celery task", "has no Celery task named send_weekly_digest"),
     8: ("Flower hears your task's events", "Flower heard no event at all"),
     9: ("503, 503, 200", "without a retry"),
+    10: ("A worker started later", "that message never came back"),
     11: ("reports state PROGRESS", "stored no state of its own"),
     12: ("config/tasks.py defines run_task", "There is no config/tasks.py in your project yet"),
 }

@@ -168,4 +168,6 @@ DIGEST_RECIPIENTS = env.list("DIGEST_RECIPIENTS", default=[])
 # TODO(exercise 06): CELERY_BEAT_SCHEDULE, the tasks beat sends on a schedule, goes here.
 # TODO(exercise 07): and CELERY_TIMEZONE, the zone beat reads crontab times in.
 # TODO(exercise 08): switch task events on here, so that Flower can see every task.
+# TODO(exercise 10): acknowledge late, one message at a time, and an explicit visibility
+# timeout, so that a worker that dies loses no task.
 # TODO(exercise 12): bound how long .delay() may wait for Redis before it gives up.

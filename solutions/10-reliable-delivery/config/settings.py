@@ -1,0 +1,227 @@
+"""
+Django settings for the Encore project.
+
+Every value that differs between machines comes from the environment, or from
+a ``.env`` file next to manage.py (see ``.env.example`` at the repository
+root). Variables already set in the environment win over the file.
+"""
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+
+# Core
+
+SECRET_KEY = env(
+    "SECRET_KEY",
+    default="django-insecure-encore-dev-key-do-not-use-in-production",
+)
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"]
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "feedback",
+    "music",
+    "search",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+
+# Database
+
+DATABASES = {
+    # as_posix() keeps the URL valid on Windows too.
+    "default": env.db_url(
+        "DATABASE_URL",
+        default=f"sqlite:///{(BASE_DIR / 'db.sqlite3').as_posix()}",
+    ),
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+
+# Internationalization
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+
+# Static files
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+# Email
+# EMAIL_URL sets the backend and, for SMTP, the host, port, user and password,
+# e.g. smtp+tls://you%40gmail.com:app-password@smtp.gmail.com:587
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env(
+    "DEFAULT_FROM_EMAIL", default="Encore <noreply@encore.example>"
+)
+
+
+# Logging: print the apps' logger.info(...) messages in the runserver output.
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        # Django prints its own records with its own handlers: skip them here.
+        "not_django": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": lambda record: record.name.split(".")[0] != "django",
+        },
+    },
+    "formatters": {
+        "simple": {"format": "{levelname} {name}: {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["not_django"],
+            "formatter": "simple",
+        },
+    },
+    "root": {"handlers": ["console"], "level": "INFO"},
+}
+
+
+# Encore
+
+# The broker that Celery will use, from exercise 01 on.
+REDIS_URL = env("REDIS_URL", default="redis://localhost:6379/0")
+
+# The playlist API that registration asks for an artist's genres.
+SPOTIFY_API_URL = env("SPOTIFY_API_URL", default="http://127.0.0.1:8001/genres")
+SPOTIFY_API_TIMEOUT = env.float("SPOTIFY_API_TIMEOUT", default=5.0)
+
+# Seconds the feedback email takes to "send": a stand-in for a slow mail server.
+FEEDBACK_EMAIL_DELAY = env.float("FEEDBACK_EMAIL_DELAY", default=5.0)
+
+# Seconds the search index spends on each album when it is rebuilt.
+SEARCH_INDEX_DELAY = env.float("SEARCH_INDEX_DELAY", default=0.5)
+
+# Addresses that receive the weekly digest of new albums.
+DIGEST_RECIPIENTS = env.list("DIGEST_RECIPIENTS", default=[])
+
+
+# Celery
+# ------
+# Celery reads every setting below through namespace="CELERY" (config/celery.py):
+# CELERY_BROKER_URL becomes broker_url, and so on.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+
+# Where tasks wait until a worker takes them.
+CELERY_BROKER_URL = REDIS_URL
+# Where workers store what tasks return, so the web process can read it.
+CELERY_RESULT_BACKEND = REDIS_URL
+
+# Messages are JSON, and only JSON is accepted: a worker never unpickles what it receives
+# (unpickling a message can run any code its sender chose). Celery's defaults say the same;
+# writing them here keeps anyone from "fixing" an EncodeError by switching to pickle.
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+# Periodic tasks: `celery -A config beat` sends each entry when it is due, and a worker runs it.
+# Run exactly one beat process: two would send everything twice.
+CELERY_BEAT_SCHEDULE = {
+    "remind-inactive-artists": {
+        "task": "music.tasks.remind_inactive_artists",
+        "schedule": timedelta(hours=24),
+        # A run no worker has started within 12 hours is dropped (it shows as REVOKED):
+        # after an outage the worker runs no pile of stale reminders, and tomorrow's run
+        # catches up. Seconds, as Celery wants them here.
+        "options": {"expires": 12 * 60 * 60},
+    },
+    "weekly-digest": {
+        "task": "music.tasks.send_weekly_digest",
+        # Mondays at 07:30, in CELERY_TIMEZONE.
+        "schedule": crontab(minute=30, hour=7, day_of_week="mon"),
+    },
+}
+# Beat reads crontab times in this zone: the site's own, not UTC.
+CELERY_TIMEZONE = TIME_ZONE
+
+# Task events, for Flower (and `celery -A config events`): the worker reports each task it
+# receives, starts and finishes; the process that calls .delay() reports each task it sends.
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+# The result backend says STARTED while a task runs, instead of PENDING until it ends.
+CELERY_TASK_TRACK_STARTED = True
+
+# Reliable delivery (lesson 10): at least once, never lost.
+# https://docs.celeryq.dev/en/stable/userguide/tasks.html#Task.acks_late
+# The worker acknowledges a message when its task has ended, not when it begins: a worker
+# killed mid-task leaves the message in Redis, which delivers it again. So a task can run
+# twice, and every task must be safe to run twice (idempotent).
+CELERY_TASK_ACKS_LATE = True
+# A worker process that dies mid-task (killed, out of memory) sends the message back to the
+# queue at once, instead of marking the task failed.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Each worker process reserves one message at a time: the others stay in Redis for any free
+# worker, instead of waiting behind a long task in this one's memory.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+# Redis gives a message that nobody acknowledged within this time to another worker. Longer
+# than any task runs and any countdown or ETA we schedule (retries wait 10 minutes at most),
+# else the message is delivered twice; not much longer, else a lost task waits that long.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}  # seconds

@@ -1,0 +1,172 @@
+"""Music tasks."""
+
+from datetime import timedelta
+
+import requests
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from .models import Album, Artist
+from .spotify import fetch_playlist_genres
+
+
+class PlaylistAPIUnavailable(Exception):
+    """The playlist API could not answer just now; asking again later may work."""
+
+
+# The argument is the artist's id, a plain number that JSON carries. The worker reads the
+# artist from the database itself, so it always works on the current row.
+# No answer, a timeout or a 5xx is retried, at most 5 times: 1, 2, 4, 8, 16 s apart at most
+# (retry_backoff), each wait a random part of that (retry_jitter), so that tasks that failed
+# together do not all come back at the same second.
+@shared_task(
+    autoretry_for=(PlaylistAPIUnavailable,),
+    max_retries=5,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def fetch_spotify_genres(artist_id):
+    """Read the artist's genres from their playlist and store them; return the genres."""
+    artist = Artist.objects.filter(pk=artist_id).first()
+    if artist is None or not artist.spotify_playlist_url:
+        return []  # deleted since, or nothing to read
+    playlist_url = artist.spotify_playlist_url
+    try:
+        genres = fetch_playlist_genres(playlist_url)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise PlaylistAPIUnavailable(f"No answer from the playlist API: {exc}") from exc
+    except requests.HTTPError as exc:
+        status = exc.response.status_code
+        if status == 404:
+            # Not a passing trouble: asking again won't make the playlist exist.
+            Artist.objects.filter(pk=artist_id).update(playlist_not_found=True)
+            return []
+        if status >= 500:
+            raise PlaylistAPIUnavailable(f"The playlist API answered {status}.") from exc
+        raise  # any other 4xx is our mistake: fail, and let someone look
+    # The API took seconds, and the artist may have changed their playlist meanwhile: store
+    # these genres only if the row still has the URL they came from. update() writes only
+    # this column, so it cannot undo an edit made meanwhile either.
+    Artist.objects.filter(pk=artist_id, spotify_playlist_url=playlist_url).update(genres=genres)
+    return genres
+
+
+# Fire and forget, as in lesson 02: nobody reads what it returns, so no result is stored.
+@shared_task(ignore_result=True)
+def send_album_congratulations(album_id):
+    """Congratulate the artist on their new album, by email, once however often it runs."""
+    # get() raises Album.DoesNotExist if the album is not committed yet: see the lesson.
+    album = Album.objects.select_related("artist").get(pk=album_id)
+    artist = album.artist
+    # Late acknowledgement delivers a message again when a worker dies mid-task, so this task
+    # may run twice for one album (lesson 10). The claim and the email commit together: the
+    # UPDATE changes the row only if nobody congratulated the artist yet, and holds it until
+    # the commit, so a second run finds it taken. If send_mail fails, the claim rolls back.
+    with transaction.atomic():
+        claimed = Album.objects.filter(pk=album.pk, congratulated_at__isnull=True).update(
+            congratulated_at=timezone.now()
+        )
+        if not claimed:
+            return  # congratulated already
+        send_mail(
+            subject=f'Congratulations on "{album.title}"',
+            message=(
+                f"Hello {artist.name},\n\n"
+                f"“{album.title}” is now on Encore. Congratulations on the new album!\n\n"
+                "The Encore team"
+            ),
+            from_email=None,  # DEFAULT_FROM_EMAIL
+            recipient_list=[artist.email],
+        )
+
+
+INACTIVE_AFTER = timedelta(days=30)
+
+
+@shared_task
+def remind_inactive_artists():
+    """Email every artist with nothing new for 30 days, once per 30 days; return how many.
+
+    Beat runs this every 24 hours (CELERY_BEAT_SCHEDULE in config/settings.py).
+    """
+    now = timezone.now()  # read on every run: a worker runs for weeks
+    cutoff = now - INACTIVE_AFTER
+    not_reminded_lately = Q(last_reminded_at__isnull=True) | Q(last_reminded_at__lt=cutoff)
+    inactive = Artist.objects.annotate(newest_album=Max("albums__created_at")).filter(
+        # Their newest album is older than 30 days...
+        Q(newest_album__lt=cutoff)
+        # ...or they have no album at all, and joined more than 30 days ago.
+        | Q(newest_album__isnull=True, joined_at__lt=cutoff),
+        not_reminded_lately,
+    )
+    count = 0
+    for artist in inactive:
+        # Claim the artist first: this UPDATE changes the row only if nobody reminded them
+        # since we looked, so of two runs at once (a second beat, a redelivered message)
+        # exactly one gets 1 back and sends the email.
+        claimed = Artist.objects.filter(not_reminded_lately, pk=artist.pk).update(
+            last_reminded_at=now
+        )
+        if not claimed:
+            continue
+        send_mail(
+            subject="We miss your music on Encore",
+            message=(
+                f"Hello {artist.name},\n\n"
+                "It has been a while since your last album on Encore. Your listeners "
+                "are waiting: add something new at /albums/new/.\n\n"
+                "The Encore team"
+            ),
+            from_email=None,
+            recipient_list=[artist.email],
+        )
+        count += 1
+    return count
+
+
+def digest_week(now):
+    """The week the latest digest covers: Monday 07:30 to Monday 07:30, in TIME_ZONE.
+
+    Beat sends the digest then (the crontab in config/settings.py). The days are counted on
+    the local calendar, so a week with a change of clocks lasts 167 or 169 hours, and each
+    album falls in exactly one week.
+    """
+    # Local time, in a zoneinfo zone: adding days to it keeps the wall-clock time and finds
+    # that day's own UTC offset. The same sum on timezone.now() (UTC) adds 168 hours.
+    local = timezone.localtime(now)
+    end = local.replace(hour=7, minute=30, second=0, microsecond=0)
+    end -= timedelta(days=local.weekday())  # this week's Monday
+    if end > local:
+        end -= timedelta(days=7)  # Monday before 07:30: that digest is not due yet
+    return end - timedelta(days=7), end
+
+
+@shared_task
+def send_weekly_digest():
+    """Email each DIGEST_RECIPIENTS address the albums of the week; return how many emails.
+
+    Beat runs this on Mondays at 07:30 in TIME_ZONE (CELERY_BEAT_SCHEDULE in config/settings.py).
+    """
+    start, end = digest_week(timezone.now())
+    albums = Album.objects.filter(created_at__gte=start, created_at__lt=end)
+    albums = albums.select_related("artist").order_by("created_at", "pk")
+    week = f"from {start:%A %d %B %H:%M} to {end:%A %d %B %H:%M}"
+    if albums:
+        lines = [f"- “{album.title}” by {album.artist.name}" for album in albums]
+        body = f"New on Encore {week}:\n\n" + "\n".join(lines)
+    else:
+        body = f"There were no new albums on Encore {week}."
+    for address in settings.DIGEST_RECIPIENTS:
+        # One email per address: recipients do not see each other's addresses.
+        send_mail(
+            subject="Encore weekly digest",
+            message=body + "\n\nThe Encore team",
+            from_email=None,
+            recipient_list=[address],
+        )
+    return len(settings.DIGEST_RECIPIENTS)
