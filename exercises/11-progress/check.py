@@ -258,9 +258,10 @@ def test_reports_progress(project, run):
 
 def _percent_hint(pairs, percents):
     """What a wrong percent looks like, in words."""
-    if all(p == 0 for p in percents):
+    midway = [p for (c, t), p in zip(pairs, percents) if c < t] or percents
+    if all(p == 0 for p in midway):
         return "current // total * 100 is 0 until the end: multiply first (current * 100 // total)."
-    if all(isinstance(p, (int, float)) and p <= 1 for p in percents):
+    if all(isinstance(p, (int, float)) and p <= 1 for p in midway):
         return "That is a fraction between 0 and 1: multiply it by 100."
     return "percent = current * 100 // total (or round(current * 100 / total))."
 
