@@ -208,6 +208,24 @@ CELERY_TASK_SEND_SENT_EVENT = True
 # The result backend says STARTED while a task runs, instead of PENDING until it ends.
 CELERY_TASK_TRACK_STARTED = True
 
+# Reliable delivery (lesson 10): at least once, never lost.
+# https://docs.celeryq.dev/en/stable/userguide/tasks.html#Task.acks_late
+# The worker acknowledges a message when its task has ended, not when it begins: a worker
+# killed mid-task leaves the message in Redis, which delivers it again. So a task can run
+# twice, and every task must be safe to run twice (idempotent).
+CELERY_TASK_ACKS_LATE = True
+# A worker process that dies mid-task (killed, out of memory) sends the message back to the
+# queue at once, instead of marking the task failed.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Each worker process reserves one message at a time: the others stay in Redis for any free
+# worker, instead of waiting behind a long task in this one's memory.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+# Redis gives a message that nobody acknowledged within this time to another worker. Longer
+# than any task runs and any countdown or ETA we schedule (retries wait 10 minutes at most),
+# else the message is delivered twice; not much longer, else a lost task waits that long.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}  # seconds
+
 # When Redis is down, .delay() gives up in about a second instead of blocking (lesson 12).
 # .delay() first subscribes to the task's result (the result backend), then publishes it
 # (the broker): both get a connect timeout and a single retry. For Redis the broker's connect
@@ -221,3 +239,5 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 0.5
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 0}}
+# The broker options above replace lesson 10's: keep its visibility timeout as well.
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = 2 * 60 * 60  # seconds
