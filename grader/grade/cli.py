@@ -139,7 +139,7 @@ def add_parsers(sub) -> None:
     p.add_argument("submissions", help="a folder with one folder or archive per student")
     p.add_argument("--out", default="grading-out", help="where results go (default grading-out)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
-                   help="cores to use, two runs at once on each (default: every core)")
+                   help="cores to use, three runs at once on each (default: every core)")
     p.add_argument("--roster", help="CSV with columns submission,name[,id]")
     p.add_argument("--fresh", action="store_true", help="ignore cached results")
     p.add_argument("--backend", choices=("local", "celery"), default="local")
