@@ -68,6 +68,17 @@ def _rebuild_midway(page):
     time.sleep(1.2)
 
 
+def _ask_with_email(page):
+    page.fill("input[name=email]", "ada@example.com")
+
+
+def _bar_halfway(page):
+    """Once the progress bar is between 40 % and 100 %: a bar that has visibly moved."""
+    page.wait_for_function("() => { const bar = document.querySelector('progress');"
+                           " return bar && bar.value >= 40 && bar.value < 100; }",
+                           timeout=30_000)
+
+
 # stage → the shots taken on it
 SHOTS: dict[int, list[Shot]] = {
     0: [Shot("00-home", "/"), Shot("00-feedback-form", "/feedback/"),
@@ -77,6 +88,7 @@ SHOTS: dict[int, list[Shot]] = {
     4: [Shot("04-register", "/artists/register/"), Shot("04-artists", "/artists/")],
     5: [Shot("05-album-form", "/albums/new/")],
     8: [Shot("08-flower-tasks", ":flower/tasks")],
+    11: [Shot("11-rebuild-progress", "/search/rebuild/", [_ask_with_email, _rebuild_midway, _bar_halfway])],
 }
 
 

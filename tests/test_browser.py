@@ -73,3 +73,45 @@ def test_headings_do_not_touch_the_header_and_phones_do_not_scroll_sideways(brow
         overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
         assert overflow <= 0, f"{path} at {viewport['width']} px scrolls sideways by {overflow} px"
         page.close()
+
+
+@pytest.fixture(scope="module")
+def site11(tmp_path_factory):
+    """Stage 11 (the progress bar) under `python -m grader run`, with demo data: its web port."""
+    folder = tmp_path_factory.mktemp("browser11")
+    project = screenshots.prepare_stage(11, folder)
+    process, web, _ = screenshots.start_stack(project, folder / "stack.log")
+    yield f"http://127.0.0.1:{web}"
+    screenshots.stop_stack(process)
+
+
+BAR_VALUE = "() => { const bar = document.querySelector('#rebuild-bar');" \
+            " return bar.hasAttribute('value') ? bar.value : null; }"
+
+
+def test_progress_bar_fills_to_100_while_the_button_stays_busy(browser, site11):
+    page = browser.new_page(viewport=screenshots.DESKTOP)
+    page.goto(f"{site11}/search/rebuild/", wait_until="networkidle")
+    polls = []
+    page.on("request", lambda r: "/tasks/" in r.url and polls.append(r.url))
+    bar = page.get_by_role("progressbar", name="Rebuild progress", include_hidden=True)
+    assert bar.count() == 1, "one progress bar, named by its label"
+    assert not bar.is_visible(), "the bar shows only once a rebuild starts"
+    page.fill("#rebuild-email", "ada@example.com")
+    button = page.locator("#rebuild-form button")
+    button.click()
+    assert button.is_disabled(), "the button stays enabled while a rebuild runs"
+    # Midway: a value between 0 and 100 (demo data: 5 albums, half a second each).
+    page.wait_for_function(f"() => {{ const v = ({BAR_VALUE})(); return v > 0 && v < 100; }}",
+                           timeout=30_000)
+    assert bar.is_visible() and button.is_disabled()
+    assert "albums" in page.locator("#rebuild-status").inner_text()
+    page.wait_for_function("() => document.querySelector('#rebuild-status')"
+                           ".innerText.startsWith('Done')", timeout=60_000)
+    assert page.evaluate(BAR_VALUE) == 100
+    assert button.is_enabled()
+    assert "PROGRESS" not in page.locator("#rebuild-status").inner_text()
+    seen = len(polls)
+    page.wait_for_timeout(3000)
+    assert len(polls) == seen, "the page kept polling after the rebuild was done"
+    page.close()
