@@ -14,7 +14,7 @@ from django.urls import NoReverseMatch, reverse
 
 from grader.harness import expect, fail, guard, needs
 
-PER_ALBUM = 0.02  # seconds SEARCH_INDEX_DELAY makes each album take
+PER_ALBUM = 0.01  # seconds SEARCH_INDEX_DELAY makes each album take
 TASK = "search.tasks.rebuild_search_index"
 CELERY_STATES = ("PENDING", "RECEIVED", "STARTED", "SUCCESS", "FAILURE", "REVOKED", "RETRY",
                  "REJECTED", "IGNORED")
@@ -367,8 +367,16 @@ def test_email_when_done(project, run):
         fail(f"The email was sent while the rebuild ran (it was there at {early[0]['meta']}).",
              "the email once the rebuild is over",
              "Send it in the task, after rebuild_index() returns.", lesson=lesson)
-    sent = outbox.settle(quiet=0.3, within=5)
-    ours = [s for s in sent if address in s.message.to]
+    deadline = time.monotonic() + 5
+    while True:  # the email may come from a task that runs after the rebuild
+        sent = outbox.sent
+        ours = [s for s in sent if address in s.message.to]
+        if ours or time.monotonic() > deadline:
+            break
+        outbox.wait_for(len(sent) + 1, within=max(0.0, deadline - time.monotonic()))
+    if ours:  # and a second one, if it comes
+        sent = outbox.settle(quiet=0.1, within=1)
+        ours = [s for s in sent if address in s.message.to]
     if not ours:
         others = sorted({a for s in sent for a in s.message.to})
         fail(f"The rebuild was asked for from {address} (the POST's \"email\" field, and the "
