@@ -245,6 +245,15 @@ def test_reports_progress(project, run):
     expect(all(a < b for a, b in zip(currents, currents[1:])),
            f"The reports' current values went {currents}: not always growing.",
            "values that grow as albums are indexed", lesson=lesson)
+    late = next((r for r in reports if r["meta"]["current"] < total
+                 and r["entries"] == total and r["stale"] == 0), None)
+    if late:
+        fail(f"The rebuild reported {late['meta']['current']} of {total} albums done when the "
+             f"new index, all {total} entries, was already written: the reports came after "
+             "the work, all at the end.",
+             "each report as the albums are indexed, while the work goes on",
+             "Call self.update_state from the progress function that rebuild_index calls "
+             "after each album, not after rebuild_index returns.", lesson=lesson)
     before_end = [c for c in currents if c < total]
     if len(before_end) < 2:
         fail(f"A rebuild of {total} albums reported {len(reports)} time(s) "

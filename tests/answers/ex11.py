@@ -171,3 +171,12 @@ RIGHT = [
           [("search/indexing.py", (_SOLUTION / "search/indexing.py").read_text(),
             ONE_TRANSACTION)]),
 ]
+
+# The reports replayed once the rebuild is over: several values, all of them too late.
+WRONG.append(
+    Wrong("11", "progress reported after the work, all at once",
+          [("search/tasks.py", REBUILD,
+            "        seen = []\n        count = rebuild_index(progress=lambda c, t: "
+            "seen.append((c, t)))\n        for current, total in seen:\n"
+            "            report(current, total)\n")],
+          "reports state PROGRESS", "reports came after the work"))
