@@ -45,8 +45,10 @@ class Reports:
     def store(self, original):
         def store_result(backend, task_id, result, state, *args, **kwargs):
             stored = original(backend, task_id, result, state, *args, **kwargs)
-            if state not in CELERY_STATES and threading.current_thread() is not \
-                    threading.main_thread():
+            # A state of the project's own; or one of Celery's, used to carry progress.
+            own = state not in CELERY_STATES or (
+                state not in FINISHED and isinstance(result, dict) and "current" in result)
+            if own and threading.current_thread() is not threading.main_thread():
                 report = {"task_id": task_id, "state": state, "meta": result,
                           "seen": threading.Event()}
                 with self._changed:
@@ -189,6 +191,16 @@ def _started(run):
              f"s after the POST ({run['total']} albums, {PER_ALBUM} s each).",
              "the rebuild to finish", "Is the id your view answers the id of the task it "
              "started?", timing=True)
+    from celery.result import AsyncResult
+
+    result = AsyncResult(run["task_id"])
+    if result.failed():
+        fail(f"The rebuild {run['task_id']} failed on the worker: "
+             f"{type(result.result).__name__}: {result.result}.",
+             "a rebuild that reports its progress and succeeds",
+             "self.update_state takes keywords: state=\"PROGRESS\", meta={...} (its first "
+             "positional argument is a task id)." if isinstance(result.result, TypeError)
+             else None, lesson="#step-1-report-progress-from-a-bound-task")
     return run["task_id"]
 
 
@@ -199,9 +211,9 @@ def test_task_is_bound(project, celery_app):
     registered = celery_app.tasks.get(task.name, task)
     # Celery 5 makes the function of a task without bind=True a staticmethod of its class.
     expect(not isinstance(inspect.getattr_static(type(registered), "run", None), staticmethod),
-           "rebuild_search_index is declared without bind=True: it does not get itself as "
-           "self, so it reports its progress through current_task, a global that names "
-           "whichever task the thread runs.",
+           "rebuild_search_index is declared without bind=True, so it does not get itself "
+           "as self (current_task, a global that names whatever the thread runs, is no "
+           "substitute).",
            "@shared_task(bind=True) def rebuild_search_index(self, ...), reporting with "
            "self.update_state(...)",
            "Declare it with bind=True and call self.update_state.",
@@ -398,7 +410,7 @@ def test_email_when_done(project, run):
     expect(len(ours) == 1, f"{len(ours)} emails went to {address}.", "one", lesson=lesson)
     subject = ours[0].message.subject.strip()
     expected = f"Search index rebuilt: {total} entries"
-    expect(subject.lower() == expected.lower(), f"The email's subject was {subject!r}.",
+    expect(subject.rstrip(".").lower() == expected.lower(), f"The email's subject was {subject!r}.",
            f"{expected!r}, with the number of entries", lesson=lesson)
     expect(ours[0].from_worker, "The email was sent by the web process, not by the worker.",
            "the task to send it when the rebuild is over", lesson=lesson)

@@ -180,3 +180,9 @@ WRONG.append(
             "seen.append((c, t)))\n        for current, total in seen:\n"
             "            report(current, total)\n")],
           "reports state PROGRESS", "reports came after the work"))
+WRONG.append(
+    Wrong("11", "update_state with positional arguments",
+          [("search/tasks.py", 'self.update_state(state=PROGRESS, meta={"current": current, '
+            '"total": total})', 'self.update_state(PROGRESS, {"current": current, '
+            '"total": total})')],
+          "reports state PROGRESS", "takes keywords"))
