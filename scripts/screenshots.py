@@ -57,8 +57,8 @@ def _fill_feedback(page):
 
 def _rebuild(page):
     page.click("button[type=submit]")
-    page.wait_for_function("() => document.body.innerText.match(/[0-9]+ entries/)",
-                           timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#rebuild-status')"
+                           ".innerText.startsWith('Done')", timeout=60_000)
     time.sleep(0.3)
 
 
@@ -85,10 +85,11 @@ SHOTS: dict[int, list[Shot]] = {
         Shot("00-artists-phone", "/artists/", viewport=PHONE, full_page=True)],
     2: [Shot("02-feedback-thanks", "/feedback/", [_fill_feedback])],
     3: [Shot("03-rebuild-done", "/search/rebuild/", [_rebuild])],
-    4: [Shot("04-register", "/artists/register/"), Shot("04-artists", "/artists/")],
+    4: [Shot("04-register", "/artists/register/")],
     5: [Shot("05-album-form", "/albums/new/")],
     8: [Shot("08-flower-tasks", ":flower/tasks")],
-    11: [Shot("11-rebuild-progress", "/search/rebuild/", [_ask_with_email, _rebuild_midway, _bar_halfway])],
+    11: [Shot("11-rebuild-progress", "/search/rebuild/",
+              [_ask_with_email, _rebuild_midway, _bar_halfway])],
 }
 
 
