@@ -116,7 +116,7 @@ def _task(project, dotted, exercise, expected):
 @guard  # exercise 02 already made the messages wait: this guards it
 @timed
 def test_posts_wait_in_the_broker(project, celery_app, broker, client, settings, published,
-                                  outbox, fake, request):
+                                  outbox, fake, new_process):
     """With no worker running, feedback POSTs answer at once and their messages wait in Redis"""
     _task(project, FEEDBACK, "02", "send_feedback_email_task from exercise 02")
     settings(FEEDBACK_EMAIL_DELAY=EMAIL_DELAY)
@@ -126,16 +126,13 @@ def test_posts_wait_in_the_broker(project, celery_app, broker, client, settings,
     for form in forms:
         started = time.monotonic()
         response = client.post("/feedback/", form)
-        took.append(time.monotonic() - started)
+        took.append(time.monotonic() - started)  # the first opens the connection to Redis
         expect(response.status_code in (301, 302, 303),
                f"POST /feedback/ answered {response.status_code}.", "a redirect, as before",
                lesson="02-offload-feedback-email.md#step-3-call-it-with-delay")
     expect(not outbox.sent, f"{len(outbox.sent)} feedback email(s) were sent with no worker "
            "running: the view sends them itself.", "messages that wait for a worker",
            lesson="02-offload-feedback-email.md#step-3-call-it-with-delay")
-    expect(max(took) < FAST, f"With no worker running, the slowest of {len(forms)} feedback "
-           f"POSTs took {max(took):.2f} s.", f"each answer in under {FAST} s",
-           lesson="#step-1-messages-wait-for-a-worker", timing=True)
     ids = [m.id for m in published.of(FEEDBACK)]
     expect(len(ids) == len(forms), f"{len(forms)} feedback POSTs published {len(ids)} "
            "send_feedback_email_task messages.", "one message per POST",
@@ -150,7 +147,10 @@ def test_posts_wait_in_the_broker(project, celery_app, broker, client, settings,
            "Is something else consuming this broker's queue?",
            lesson="#step-1-messages-wait-for-a-worker")
     posted.update(forms=forms, ids=ids, queues=dict(queues))
-    request.getfixturevalue("new_process")  # loads Django meanwhile, once the POSTs are timed
+    expect(max(took[1:]) < FAST, f"With no worker running, feedback POSTs took "
+           f"{', '.join(f'{t:.2f}' for t in took)} s.",
+           f"each answer in under {FAST} s (the first, which connects to Redis, is not timed)",
+           lesson="#step-1-messages-wait-for-a-worker", timing=True)
 
 
 # -- a worker started later ------------------------------------------------------------------------
@@ -243,12 +243,14 @@ def finished():
         yield recorder
 
 
-@needs(test_posts_wait_in_the_broker)
 def test_worker_started_later_sends_each(project, celery_app, broker, runs, settings, fake,
                                          request):
     """A worker started later sends each email once, even one whose worker dies mid-task"""
     from grader.harness.mail import Outbox
 
+    if not posted:  # (only a slow answer, measured last, leaves them for this check)
+        pytest.skip('needs "With no worker running, feedback POSTs answer at once and their '
+                    'messages wait in Redis" to pass first')
     forms, ids = posted["forms"], posted["ids"]
     victim = fake.random.choice(ids)
     runs.victim = _DyingMailServer.victim = victim
@@ -307,7 +309,7 @@ def _lost(project, app, runs, count):
 
 # -- the settings, as the worker has them ---------------------------------------------------------
 
-def test_worker_settings(project, celery_app, worker):
+def test_worker_settings(project, celery_app):
     """Late acks, reject_on_worker_lost and a prefetch multiplier of 1 are on in the worker"""
     conf = celery_app.conf
     missing = {}
@@ -342,7 +344,7 @@ def test_worker_settings(project, celery_app, worker):
          _advice(project, missing), lesson=STEP_SETTINGS)
 
 
-def test_visibility_timeout(project, celery_app, worker):
+def test_visibility_timeout(project, celery_app):
     """An explicit visibility timeout, longer than any countdown the project asks for"""
     options = dict(celery_app.conf.broker_transport_options or {})
     usual = ("Set CELERY_BROKER_TRANSPORT_OPTIONS = {\"visibility_timeout\": 7200} (seconds) in "
@@ -353,11 +355,14 @@ def test_visibility_timeout(project, celery_app, worker):
              f"an explicit visibility_timeout of at least {MIN_VISIBILITY} s",
              _advice(project, {"broker_transport_options": usual}), lesson=STEP_VISIBILITY)
     value = options["visibility_timeout"]
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        fail(f"visibility_timeout is {value!r}, not a number of seconds.",
-             f"a number of seconds, at least {MIN_VISIBILITY}", usual, lesson=STEP_VISIBILITY)
+    # kombu subtracts it from the time: a string ("7200") breaks the restoring of messages.
+    expect(isinstance(value, (int, float)) and not isinstance(value, bool),
+           f"visibility_timeout is {value!r}, not a number of seconds: kombu would fail when "
+           "it looks for messages to deliver again.",
+           f"a number of seconds, at least {MIN_VISIBILITY}",
+           "Write a number (7200), or convert what you read from the environment "
+           "(env.int(...)).", lesson=STEP_VISIBILITY)
+    seconds = float(value)
     expect(seconds >= MIN_VISIBILITY,
            f"visibility_timeout is {seconds:g} s. A message that no worker has acknowledged "
            f"after {seconds:g} s goes to another worker: a task that runs longer, or a retry "
@@ -385,18 +390,22 @@ def _redeliver(task, messages):
         task.apply_async(args=message.args, kwargs=message.kwargs, task_id=message.id)
 
 
-@needs(test_posts_wait_in_the_broker)
 def test_same_message_twice_sends_one_email(project, celery_app, worker, runs, finished,
                                            published, outbox, fake):
     """The same congratulations message delivered twice sends one email; each album gets one"""
+    from django.db import transaction
+
     from music.models import Album, Artist
 
     task = _task(project, TASK, "05", "send_album_congratulations(album_id) from exercise 05")
-    twice = Artist.objects.create(name=fake.name(), email=fake.email())
-    once = Artist.objects.create(name=fake.name(), email=fake.email())
-    albums = [Album.objects.create(artist=twice, title=fake.title())
-              for _ in range(fake.count(2, 3))]
-    albums.append(Album.objects.create(artist=once, title=fake.title()))
+    # One transaction: the messages leave at its commit (exercise 05), and the worker never
+    # runs a task while this thread writes (SQLite would make either wait for the other).
+    with transaction.atomic():
+        twice = Artist.objects.create(name=fake.name(), email=fake.email())
+        once = Artist.objects.create(name=fake.name(), email=fake.email())
+        albums = [Album.objects.create(artist=twice, title=fake.title())
+                  for _ in range(fake.count(2, 3))]
+        albums.append(Album.objects.create(artist=once, title=fake.title()))
     messages = published.of(TASK)
     by_album = {str(a.pk): [m for m in messages if _album_id(m) == str(a.pk)] for a in albums}
     expect(all(len(m) == 1 for m in by_album.values()),

@@ -56,6 +56,10 @@ WRONG = [
           [("config/settings.py", VISIBILITY,
             'CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 10}\n')],
           "explicit visibility timeout", "visibility_timeout is 10 s"),
+    Wrong("10", "the visibility timeout written as a string",
+          [("config/settings.py", VISIBILITY,
+            'CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": "7200"}\n')],
+          "explicit visibility timeout", "not a number of seconds"),
     # The task
     Wrong("10", "late acks, and a task that is not idempotent",
           [(TASKS, "        if not claimed:\n            return  # congratulated already\n", "")],
@@ -134,6 +138,10 @@ class Migration(migrations.Migration):
     if not first:
         return
 ''')]),
+    Right("10", "the visibility timeout read from the environment, an hour by default",
+          [("config/settings.py", VISIBILITY, 'CELERY_BROKER_TRANSPORT_OPTIONS = {\n'
+            '    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60),\n'
+            "}\n")]),
     Right("10", "the settings with app.conf.update in config/celery.py, one hour written",
           [*NO_SETTINGS,
            ("config/celery.py", AFTER_APP, AFTER_APP + '''
