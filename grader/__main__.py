@@ -15,7 +15,7 @@ from . import report
 from .exercises import REPO, UnknownExercise, all_exercises, find_exercise
 from .grade.cli import add_parsers as add_grading_parsers
 from .harness.project import ProjectError, check_layout
-from .runner import DEFAULT_LIMIT, run_checker
+from .runner import DEFAULT_LIMIT, finish_checker, start_checker
 from .stage import StageError, write_stage
 
 
@@ -37,14 +37,15 @@ def _replay(args, exercise_number: str, seed: int) -> str:
     return " ".join(parts)
 
 
-def _check_one(exercise, project: Path, broker, seed: int, args, style):
-    """Run one exercise's checker, printing its report as it comes; the CheckRun."""
+def _check_one(exercise, project: Path, broker, seed: int, args, style, pending=None):
+    """Run one exercise's checker (or let ``pending``, a warm one started for it, go),
+    printing its report as it comes; the CheckRun."""
     _say([""] + report.header(f"Exercise {exercise.number} · {exercise.title}",
                               report.shown(project), style))
-    run = run_checker(exercise, project, broker=broker, seed=seed,
-                      limit=getattr(args, "timeout", DEFAULT_LIMIT),
-                      on_record=lambda r: r.get("event") == "check" and _say(
-                          report.check_lines(r, style)))
+    pending = pending or start_checker(exercise, project, broker=broker, seed=seed,
+                                       limit=getattr(args, "timeout", DEFAULT_LIMIT))
+    run = finish_checker(pending, on_record=lambda r: r.get("event") == "check" and _say(
+        report.check_lines(r, style)))
     _say(report.summary(run, _replay(args, exercise.number, seed), style))
     if not run.passed and any(c["status"] in ("failed", "error") for c in run.checks):
         _say([style.dim(f"Stuck? `make hint EX={exercise.number}` shows a hint, one at a time.")])
@@ -214,11 +215,26 @@ def watch(args) -> int:
         return 2
     exercise, project, style = find_exercise(args.exercise), Path(args.project), _style()
 
-    def check_once() -> bool:
+    def ready():
+        """A warm checker process, started now, that waits until the next save."""
         seed = args.seed if args.seed is not None else random.randrange(1, 100_000)
-        return _check_one(exercise, project, args.broker, seed, args, style).passed
+        return seed, start_checker(exercise, project, broker=args.broker, seed=seed, warm=True)
 
-    return watch_project(exercise, project, check_once, clear=sys.stdout.isatty())
+    spare = [ready()]
+
+    def check_once() -> bool:
+        seed, pending = spare.pop()
+        try:
+            return _check_one(exercise, project, args.broker, seed, args, style,
+                              pending).passed
+        finally:
+            spare.append(ready())
+
+    try:
+        return watch_project(exercise, project, check_once, clear=sys.stdout.isatty())
+    finally:
+        for _, pending in spare:
+            pending.cancel()
 
 
 def main(argv=None) -> int:

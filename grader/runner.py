@@ -25,7 +25,8 @@ from typing import Callable
 from .exercises import REPO, Exercise
 from .processes import stop_group
 
-__all__ = ["CheckRun", "RecordReader", "run_checker", "collect", "conclude", "pytest_arguments",
+__all__ = ["CheckRun", "Pending", "RecordReader", "run_checker", "start_checker", "finish_checker",
+           "collect", "conclude", "pytest_arguments",
            "run_variables", "run_key", "DEFAULT_LIMIT", "LOAD_LIMIT", "CHECK_LIMIT"]
 
 DEFAULT_LIMIT = 90.0  # seconds for a whole checker run
@@ -121,46 +122,100 @@ def run_variables(project: Path, *, broker: str | None, seed: int, results_fd: i
     }
 
 
+class Pending:
+    """A checker process started by ``start_checker``: running, or (``warm``) waiting for go."""
+
+    def __init__(self, run: CheckRun, tmp, process, read_fd: int, key: bytes, limit: float,
+                 load_limit: float):
+        self.run, self.tmp, self.process = run, tmp, process
+        self.read_fd, self.key, self.limit, self.load_limit = read_fd, key, limit, load_limit
+        self.started = time.monotonic()
+
+    def go(self) -> None:
+        """Let a warm process start the checks (a cold one started at once)."""
+        if self.process.stdin:
+            self.started = time.monotonic()
+            try:
+                self.process.stdin.write(b"go\n")
+                self.process.stdin.close()
+            except OSError:
+                pass  # it died while waiting: finish() says so
+
+    def cancel(self) -> None:
+        """Stop it without running anything (a warm process nobody needed)."""
+        os.close(self.read_fd)
+        stop_group(self.process)
+        self.tmp.cleanup()
+
+
+def start_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
+                  seed: int, limit: float = DEFAULT_LIMIT, load_limit: float = LOAD_LIMIT,
+                  check_limit: float = CHECK_LIMIT, extra_env: dict[str, str] | None = None,
+                  warm: bool = False) -> Pending:
+    """Start ``exercise``'s checker on ``project`` in a process of its own.
+
+    ``warm``: the process imports what every run needs, then waits for ``Pending.go()``
+    (grader/warm.py): `make watch` keeps one ready, so a re-check skips those imports. The
+    student's project is loaded only after go, so it is read as it is then.
+    """
+    run = CheckRun(exercise, Path(project), seed)
+    tmp = tempfile.TemporaryDirectory(prefix="encore-run-")
+    stack_file, log_file = Path(tmp.name) / "stack.txt", Path(tmp.name) / "output.txt"
+    scratch = Path(tmp.name) / "scratch"  # the checked project's working folder and database
+    scratch.mkdir()
+    read_fd, write_fd = os.pipe()
+    key, key_fd = run_key()
+    env = _child_env({
+        **run_variables(project, broker=broker, seed=seed, results_fd=write_fd,
+                        stack_file=stack_file, scratch=scratch, limit=limit,
+                        load_limit=load_limit, check_limit=check_limit, key_fd=key_fd),
+        **(extra_env or {}),
+    })
+    module = "grader.warm" if warm else "pytest"
+    command = [sys.executable, "-m", module, *pytest_arguments(exercise)]
+    with open(log_file, "w") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT,
+                                   stdin=subprocess.PIPE if warm else subprocess.DEVNULL,
+                                   pass_fds=(write_fd, key_fd), start_new_session=True)
+    os.close(write_fd)
+    os.close(key_fd)
+    return Pending(run, tmp, process, read_fd, key, limit, load_limit)
+
+
+def finish_checker(pending: Pending,
+                   on_record: Callable[[dict], None] | None = None) -> CheckRun:
+    """Collect what a started checker reports, until it ends or its hard limit passes."""
+    run, process, limit = pending.run, pending.process, pending.limit
+    pending.go()
+    started = pending.started
+    stack_file = Path(pending.tmp.name) / "stack.txt"
+    try:
+        collect(run, pending.read_fd, started + limit, on_record, pending.key)
+        try:
+            process.wait(timeout=max(0.1, started + limit - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            run.outcome = "timed out"
+    finally:
+        os.close(pending.read_fd)
+        stop_group(process)  # the checker and anything it started
+    run.duration = time.monotonic() - started
+    run.log = (Path(pending.tmp.name) / "output.txt").read_text(errors="replace")[-4000:]
+    conclude(run, process.returncode, stack_file, limit, pending.load_limit)
+    pending.tmp.cleanup()
+    return run
+
+
 def run_checker(exercise: Exercise, project: Path, *, broker: str | None = None,
                 seed: int, limit: float = DEFAULT_LIMIT, load_limit: float = LOAD_LIMIT,
                 check_limit: float = CHECK_LIMIT,
                 on_record: Callable[[dict], None] | None = None,
                 extra_env: dict[str, str] | None = None) -> CheckRun:
     """Run ``exercise``'s checker against ``project`` and collect what it reports."""
-    run = CheckRun(exercise, Path(project), seed)
-    with tempfile.TemporaryDirectory(prefix="encore-run-") as tmp:
-        stack_file, log_file = Path(tmp) / "stack.txt", Path(tmp) / "output.txt"
-        scratch = Path(tmp) / "scratch"  # the checked project's working folder and database
-        scratch.mkdir()
-        read_fd, write_fd = os.pipe()
-        key, key_fd = run_key()
-        env = _child_env({
-            **run_variables(project, broker=broker, seed=seed, results_fd=write_fd,
-                            stack_file=stack_file, scratch=scratch, limit=limit,
-                            load_limit=load_limit, check_limit=check_limit, key_fd=key_fd),
-            **(extra_env or {}),
-        })
-        command = [sys.executable, "-m", "pytest", *pytest_arguments(exercise)]
-        started = time.monotonic()
-        with open(log_file, "w") as log:
-            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       pass_fds=(write_fd, key_fd), start_new_session=True)
-        os.close(write_fd)
-        os.close(key_fd)
-        try:
-            collect(run, read_fd, started + limit, on_record, key)
-            try:
-                process.wait(timeout=max(0.1, started + limit - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                run.outcome = "timed out"
-        finally:
-            os.close(read_fd)
-            stop_group(process)  # the checker and anything it started
-        run.duration = time.monotonic() - started
-        run.log = log_file.read_text(errors="replace")[-4000:]
-        conclude(run, process.returncode, stack_file, limit, load_limit)
-    return run
+    return finish_checker(start_checker(exercise, project, broker=broker, seed=seed,
+                                        limit=limit, load_limit=load_limit,
+                                        check_limit=check_limit, extra_env=extra_env),
+                          on_record)
 
 
 def conclude(run: CheckRun, returncode: int | None, stack_file: Path, limit: float,

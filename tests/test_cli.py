@@ -104,8 +104,11 @@ def test_bad_project_and_broker_get_short_plain_errors(tmp_path):
     result = cli("check", "01", "--project", str(tmp_path))
     assert result.returncode == 2 and "no manage.py" in result.stderr
     result = cli("check", "01", "--broker", "redis://127.0.0.1:9/0")
+    assert result.returncode == 2 and "names database 0" in result.stderr
+    assert "BROKER=redis://127.0.0.1:9/9" in result.stderr  # the database to give instead
+    result = cli("check", "01", "--broker", "redis://127.0.0.1:9/9")
     assert result.returncode == 1
-    assert "Nothing answered at redis://127.0.0.1:9/15" in result.stdout
+    assert "Nothing answered at redis://127.0.0.1:9/9" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     result = cli("check", "42")
     assert result.returncode == 2 and "There is no exercise '42'" in result.stderr
