@@ -187,7 +187,7 @@ def test_the_project_loads_as_in_production_and_finds_only_redis_url(tmp_path):
 def test_the_watch_shows_worker_failures_and_unknown_tasks_under_a_failed_check(tmp_path):
     from celery.signals import task_failure, task_unknown
 
-    from grader.harness.watch import Watch
+    from grader.harness.task_signals import Watch
 
     student = tmp_path / "tasks.py"
     student.write_text("def work():\n    raise KeyError('album')\n")

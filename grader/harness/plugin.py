@@ -39,7 +39,7 @@ from .failures import CheckFailed, CheckTimedOut
 from .fake import Fake
 from .project import ProjectError, checker_environment, load_project
 from .tracebacks import _inside, format_frames, student_frames, student_traceback
-from .watch import Watch
+from .task_signals import Watch
 from .tripwire import Tripwires
 
 REPO = Path(__file__).resolve().parents[2]
