@@ -26,7 +26,7 @@ $(VENV)/.installed: requirements.txt scripts/setup.sh
 setup: $(VENV)/.installed ## Create .venv and install everything (the other targets do it for you)
 
 check: $(VENV)/.installed ## Check your project: EX=NN for one exercise, none for all of them
-	@$(PY) -m grader check $(EX) --project "$(PROJECT)" $(if $(BROKER),--broker "$(BROKER)") $(if $(SEED),--seed $(SEED))
+	@$(PY) -m grader check $(EX) --project "$(PROJECT)" $(if $(BROKER),--broker "$(BROKER)") $(if $(SEED),--seed $(SEED)) $(if $(HTML),--html "$(HTML)")
 
 watch: $(VENV)/.installed ## Check exercise EX again every time you save a file (Ctrl-C stops)
 	@test -n "$(EX)" || { echo "Usage: make watch EX=02"; exit 2; }

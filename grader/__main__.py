@@ -73,6 +73,10 @@ def check(args) -> int:
     runs = [_check_one(exercise, project, broker, seed, args, style) for exercise in exercises]
     if len(runs) > 1:
         _say([""] + report.progress_table(runs, style))
+    if args.html:
+        from .html_report import write_check_page
+        write_check_page(Path(args.html), runs, lambda n: _replay(args, n, seed))
+        _say([f"Wrote {report.shown(args.html)}: open it in your browser."])
     return 0 if all(run.passed for run in runs) else 1
 
 
@@ -249,6 +253,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, help="replay a run's random data")
     p.add_argument("--timeout", type=float, default=DEFAULT_LIMIT,
                    help=f"hard limit in seconds per exercise (default {DEFAULT_LIMIT:g})")
+    p.add_argument("--html", metavar="FILE", help="also write the report as a web page")
     p.set_defaults(func=check)
     p = sub.add_parser("stage", help="write the project as it stands after exercise NN")
     p.add_argument("exercise", help="00 for the starter, 01..NN for later stages")

@@ -78,6 +78,9 @@ def grade(args) -> int:
             print(exc, file=sys.stderr)
             return 1
         raise
+    if args.lessons_url:  # the engine wrote the pages with the default base: write them again
+        from .results import write_feedback_html
+        write_feedback_html(out.resolve(), class_, exercises, args.lessons_url)
     graded = sum(1 for g in class_ if g.graded == "graded")
     partly = sum(1 for g in class_ if g.graded.startswith("partly"))
     print(f"Graded {len(class_)} submissions × {len(exercises)} exercises in "
@@ -91,7 +94,8 @@ def grade(args) -> int:
     if reruns:
         print(f"{reruns} run{'s' if reruns > 1 else ''} had a failed timing check and "
               f"{'were' if reruns > 1 else 'was'} run again alone; summary.md lists them.")
-    print(f"Results in {out}: gradebook.csv, results.json, summary.md, feedback/.")
+    print(f"Results in {out}: gradebook.csv, results.json, summary.md and summary.html, "
+          "feedback/.")
     return 0
 
 
@@ -144,6 +148,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--fresh", action="store_true", help="ignore cached results")
     p.add_argument("--backend", choices=("local", "celery"), default="local")
     p.add_argument("--broker", help="with --backend celery: the grading queue's Redis or AMQP URL")
+    p.add_argument("--lessons-url", help="where the feedback pages' lesson links point, e.g. "
+                   "https://github.com/you/encore/blob/main/lessons/ (default: this "
+                   "repository's lessons/, relative to OUT/feedback/)")
     _common(p)
     p.set_defaults(func=grade)
     p = sub.add_parser("gradescope", help="run as a Gradescope autograder, or build its zip")

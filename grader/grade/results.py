@@ -2,8 +2,9 @@
 
 Scoring: an exercise's score is its points (exercise.toml) times the share of its checks that
 passed; its checks are the ``test_*`` functions of the instructor's check.py, so a run that
-stopped early, or a set-up line ("Your project loads"), never changes the count. Rendering
-reuses grader/report.py: the feedback holds the very lines `make check` prints.
+stopped early, or a set-up line ("Your project loads"), never changes the count. The .md
+feedback holds the very lines `make check` prints (grader/report.py); the .html pages come from
+grader/html_report.py (the student's) and class_report.py (the class), pure renderers.
 """
 
 from __future__ import annotations
@@ -11,23 +12,23 @@ from __future__ import annotations
 import ast
 import csv
 import functools
-import html
 import json
-from collections import Counter
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import report
+from .. import html_report, report
+from ..html_report import percent, tidy
 from ..exercises import Exercise
 from ..runner import SET_UP_LINES
+from . import class_report
 from .runs import from_data
 from .submissions import Submission
 
-__all__ = ["Graded", "check_count", "score", "write_all", "SCHEMA"]
+__all__ = ["Graded", "check_count", "class_view", "percent", "score", "write_all",
+           "write_feedback_html", "SCHEMA"]
 
 SCHEMA = "encore-grade-results/1"
-# Lines that are not checks of the exercise: the run's set-up, the checker's own trouble
-# (collect, internal), and a shared fixture that broke (reported once, on its own line).
 # Lines that are not checks of the exercise: the run's set-up, the checker's own failures, and
 # the harness's fixture lines (harness/fixtures.py FIXTURE_TITLES; a test keeps them in step).
 SET_UP = {*SET_UP_LINES, "collect", "internal", "celery_app", "worker", "flower"}
@@ -209,53 +210,94 @@ def _gradebook(path: Path, class_: list[Graded], exercises: list[Exercise]) -> N
                          + [_number(s) for s in scores] + [_number(round(sum(scores), 2))])
 
 
-def _summary(class_: list[Graded], exercises: list[Exercise], fences: dict) -> list[str]:
-    gradable = [g for g in class_ if g.submission.gradable]
+def class_view(document: dict) -> dict:
+    """The class at a glance, from results.json's data alone (summary.md and summary.html)."""
+    students = document["students"]
+    gradable = [s for s in students if not s["status"].startswith("not gradable")]
+    titles = {e["number"]: e.get("title", "") for e in document["exercises"]}
+    rates = []
+    failures: dict[str, dict] = {}
+    for exercise in document["exercises"]:
+        number = exercise["number"]
+        tally: dict[str, list[int]] = {}
+        for student in gradable:
+            for result in student["exercises"]:
+                if result["number"] != number:
+                    continue
+                if result.get("problem"):
+                    _failure(failures, result["problem"], number, student["name"])
+                for check in result["checks"]:
+                    if check["status"] in ("failed", "error", "timed out"):
+                        _failure(failures, check.get("observed") or
+                                 f"{check['title']}: {check['status']}", number, student["name"])
+                    if check["id"] in SET_UP:
+                        continue
+                    counts = tally.setdefault(check["title"], [0, 0])
+                    counts[0] += check["status"] == "passed"
+                    counts[1] += 1
+        rates.append({"number": number, "title": titles.get(number, ""),
+                      "checks": [{"title": t, "passed": p, "seen": n}
+                                 for t, (p, n) in tally.items()]})
+    common = sorted(failures.values(), key=lambda f: (-f["count"], f["first"]))
+    return {"students": students, "gradable": gradable, "rates": rates, "failures": common,
+            "exercises": document["exercises"],
+            "max_total": sum(float(e["points"]) for e in document["exercises"])}
+
+
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _failure(failures: dict, text: str, number: str, name: str) -> None:
+    """Count one failure under its message's first line, whatever the exercise, and whatever
+    numbers the student's seed put in it ("took 1.1 s" and "took 1.2 s" are one message)."""
+    first = (tidy(text).splitlines() or [""])[0]
+    entry = failures.setdefault(_NUMBERS.sub("N", first), {
+        "text": first, "count": 0, "exercises": [], "students": [], "first": len(failures)})
+    if entry["text"] != first:
+        entry["text"] = _NUMBERS.sub("N", first)
+    entry["count"] += 1
+    if number not in entry["exercises"]:
+        entry["exercises"].append(number)
+    if name not in entry["students"]:
+        entry["students"].append(name)
+
+
+def _summary(document: dict) -> list[str]:
+    view = class_view(document)
+    students, gradable = view["students"], view["gradable"]
     lines = ["# Grading summary", "",
-             f"{len(class_)} submissions: {len(gradable)} graded, "
-             f"{len(class_) - len(gradable)} not gradable.", ""]
-    for note in fences.get("notes", []):
+             f"{len(students)} submissions: {len(gradable)} graded, "
+             f"{len(students) - len(gradable)} not gradable. The same in pictures, with each "
+             "student's feedback a click away: summary.html.", ""]
+    for note in (document.get("isolation") or {}).get("notes", []):
         lines.append(f"> Isolation: {note}")
     lines += ["## Pass rate per check", "", "| exercise | check | passed |", "|---|---|---|"]
-    failures: Counter = Counter()
-    for exercise in exercises:
-        tally: dict[str, list[int]] = {}
-        for graded in gradable:
-            result = graded.results.get(exercise.number)
-            for check in _checks(result) if result else []:
-                counts = tally.setdefault(check["title"], [0, 0])
-                counts[0] += check["status"] == "passed"
-                counts[1] += 1
-                if check["status"] in ("failed", "error", "timed out"):
-                    first = (check.get("observed") or "").strip().splitlines()[:1]
-                    failures[(exercise.number, first[0] if first else check["status"])] += 1
-        for title, (passed, seen) in tally.items():
-            lines.append(f"| {exercise.number} | {title} | {passed}/{seen} "
-                         f"({100 * passed // max(seen, 1)}%) |")
+    for exercise in view["rates"]:
+        lines += [f"| {exercise['number']} | {c['title']} | {c['passed']}/{c['seen']} "
+                  f"({percent(c['passed'], c['seen'])} %) |" for c in exercise["checks"]]
     lines += ["", "## Most common failure messages", ""]
-    lines += [f"- {count}× exercise {number}: {text}"
-              for (number, text), count in failures.most_common(10)] or ["- none"]
+    lines += [f"- {f['count']}× ({_people(f['students'])}; exercise"
+              f"{'s' if len(f['exercises']) > 1 else ''} {', '.join(f['exercises'])}): "
+              f"{f['text']}" for f in view["failures"][:10]] or ["- none"]
     lines += ["", "## Slowest submissions", ""]
-    slow = sorted(gradable, key=lambda g: -sum(r["duration"] for r in g.results.values()))
-    lines += [f"- {g.submission.name}: {sum(r['duration'] for r in g.results.values()):.1f} s"
-              for g in slow[:5]] or ["- none"]
+    slow = sorted(gradable, key=lambda s: -sum(e["duration"] for e in s["exercises"]))
+    lines += [f"- {s['name']}: {sum(e['duration'] for e in s['exercises']):.1f} s"
+              for s in slow[:5]] or ["- none"]
     lines += ["", "## Re-run alone after a timing check failed", ""]
-    reruns = [f"- {g.submission.name}, exercise {number}: {result['rerun']}"
-              for g in gradable for number, result in sorted(g.results.items())
-              if result.get("rerun")]
+    reruns = [f"- {s['name']}, exercise {e['number']}: {e['rerun']}"
+              for s in gradable for e in s["exercises"] if e.get("rerun")]
     lines += reruns or ["- none"]
     lines += ["", "## Needs a look", ""]
-    trouble = [g for g in class_ if g.status != "graded" or g.submission.integrity
-               or g.submission.notes or any(r.get("notes") for r in g.results.values())
-               or g.scan.get("weak")]
-    for graded in trouble:
-        sub = graded.submission
-        lines.append(f"- **{sub.name}** ({sub.source.name}): {graded.status}")
-        lines += [f"  - {note}" for note in sub.notes]
-        if sub.integrity:
+    trouble = needs_a_look(students)
+    for student in trouble:
+        lines.append(f"- **{student['name']}** ({student['submission']}): {student['status']}")
+        lines += [f"  - {note}" for note in student.get("notes", [])]
+        if student.get("integrity"):
             lines.append("  - Integrity: these files differ from the instructor's copy (graded "
-                         "with the instructor's copy regardless): " + ", ".join(sub.integrity))
-        for number, result in sorted(graded.results.items()):
+                         "with the instructor's copy regardless): "
+                         + ", ".join(student["integrity"]))
+        for result in student["exercises"]:
+            number = result["number"]
             if result["problem"]:
                 lines.append(f"  - {number}: " + result["problem"].splitlines()[0])
             lines += [f"  - {number}: {note}" for note in result.get("notes", [])]
@@ -263,15 +305,68 @@ def _summary(class_: list[Graded], exercises: list[Exercise], fences: dict) -> l
                 lines.append(f"  - {number}: scored 0, what the grader saw does not back the "
                              "run's own records:")
                 lines += [f"    - {item}" for item in evidence(result)]
+        scan = student.get("suspicious_code") or {}
         for kind, label in (("strong", "Suspicious code"), ("weak", "Code worth a glance")):
-            if graded.scan.get(kind):
+            if scan.get(kind):
                 lines.append(f"  - {label} (static scan; no points taken for it): "
-                             + "; ".join(graded.scan[kind]))
+                             + "; ".join(scan[kind]))
     return lines + ([] if trouble else ["- nothing"])
 
 
-def write_all(out: Path, class_: list[Graded], exercises: list[Exercise], meta: dict) -> None:
-    """gradebook.csv, results.json, summary.md and feedback/<student>.md and .html."""
+def _people(names: list[str]) -> str:
+    return f"{len(names)} student{'s' if len(names) != 1 else ''}"
+
+
+def needs_a_look(students: list[dict]) -> list[dict]:
+    """The students an instructor reads before trusting the gradebook, in class order."""
+    return [s for s in students if s["status"] != "graded" or s.get("integrity")
+            or s.get("notes") or any(e.get("notes") for e in s["exercises"])
+            or (s.get("suspicious_code") or {}).get("weak")]
+
+
+def _feedback_view(graded: Graded, exercises: list[Exercise]) -> dict:
+    """What feedback/<student>.html shows, as data for html_report.feedback_page."""
+    sub = graded.submission
+    view = {"name": sub.name, "notes": list(sub.notes),
+            "footer": "Written by the course's grader. Each exercise's command runs the same "
+                      "checks, with the same data, on your machine."}
+    if not sub.gradable:
+        return {**view, "gradable": False, "problem": sub.problem}
+    views = []
+    for exercise in exercises:
+        result = graded.results.get(exercise.number)
+        if result is None:
+            continue
+        views.append(html_report.exercise_view(
+            graded.run(exercise.number), f"make check EX={exercise.number} SEED={graded.seed}",
+            score=graded.score(exercise), points=float(_points(exercise)),
+            total=check_count(exercise), flagged=flagged(result), evidence=evidence(result),
+            notes=result.get("notes", []), rerun=result.get("rerun", "")))
+    held = [v["number"] for v in views if v["flagged"]]
+    many = len(held) > 1
+    look = (f"exercise{'s' if many else ''} {', '.join(held)} score{'' if many else 's'} 0 for now"
+            ", as what the grader saw does not back the results your run reported"
+            if held else "")
+    where = "starter_project/ of your repository" if sub.layout == "repository" else "your project"
+    return {**view, "exercises": views, "look": look,
+            "lede": f"Graded: {where}, with seed {graded.seed}."}
+
+
+def write_feedback_html(out: Path, class_: list[Graded], exercises: list[Exercise],
+                        lessons_url: str | None = None) -> None:
+    """feedback/<student>.html, lesson links under ``lessons_url`` (default: the path from the
+    feedback folder to this repository's lessons/)."""
+    feedback = out / "feedback"
+    feedback.mkdir(parents=True, exist_ok=True)
+    base = lessons_url or html_report.relative_base(feedback)
+    for graded in class_:
+        (feedback / f"{graded.submission.key}.html").write_text(
+            html_report.feedback_page(_feedback_view(graded, exercises), base))
+
+
+def write_all(out: Path, class_: list[Graded], exercises: list[Exercise], meta: dict,
+              lessons_url: str | None = None) -> None:
+    """gradebook.csv, results.json, summary.md and .html, feedback/<student>.md and .html."""
     out.mkdir(parents=True, exist_ok=True)
     _gradebook(out / "gradebook.csv", class_, exercises)
     document = {"schema": SCHEMA, **meta,
@@ -280,18 +375,12 @@ def write_all(out: Path, class_: list[Graded], exercises: list[Exercise], meta: 
                               for e in exercises],
                 "students": [_student_data(g, exercises) for g in class_]}
     (out / "results.json").write_text(json.dumps(document, indent=1, ensure_ascii=False))
-    (out / "summary.md").write_text("\n".join(_summary(class_, exercises,
-                                                       meta.get("isolation", {}))) + "\n")
+    (out / "summary.md").write_text("\n".join(_summary(document)) + "\n")
+    (out / "summary.html").write_text(class_report.summary_page(class_view(document), document))
     feedback = out / "feedback"
     feedback.mkdir(exist_ok=True)
     for graded in class_:
         text = "\n".join(_feedback_lines(graded, exercises))
-        name = graded.submission.name
         (feedback / f"{graded.submission.key}.md").write_text(
-            f"# Feedback: {name}\n\n```text\n{text}\n```\n")
-        (feedback / f"{graded.submission.key}.html").write_text(
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
-            f"<title>Feedback: {html.escape(name)}</title>"
-            "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
-            "pre{white-space:pre-wrap;background:#f6f6f6;padding:1rem}</style>"
-            f"<h1>Feedback: {html.escape(name)}</h1><pre>{html.escape(text)}</pre></html>\n")
+            f"# Feedback: {graded.submission.name}\n\n```text\n{text}\n```\n")
+    write_feedback_html(out, class_, exercises, lessons_url)
