@@ -24,6 +24,7 @@ __all__ = ["check_page", "exercise_view", "feedback_page", "lesson_href", "lesso
 
 # Two full stops after a word ("...: Connection closed by server.."), never "..." or "../".
 _DOUBLE_STOP = re.compile(r"(?<=[^.\s/])\.\.(?=\s|$)")
+_EVIDENCE = 6  # items of evidence shown; results.json and summary.md hold them all
 _BADGES = {"passed": ("✓", "passed"), "failed": ("✗", "failed"), "error": ("✗", "error"),
            "timed out": ("✗", "timed out"), "skipped": ("–", "skipped")}
 
@@ -240,7 +241,10 @@ def _score_text(view: dict) -> str:
 def _look(view: dict) -> str:
     if not view.get("flagged"):
         return ""
-    items = "".join(f"<li>{escape(tidy(e))}</li>" for e in view["evidence"])
+    shown, more = view["evidence"][:_EVIDENCE], len(view["evidence"]) - _EVIDENCE
+    items = "".join(f"<li>{escape(tidy(e))}</li>" for e in shown)
+    if more > 0:
+        items += f"<li>and {more} more of the same kind</li>"
     return ('<div class="look"><h3>⚠ Needs a look</h3><p>This exercise scores 0 until your '
             "instructor has looked at it: what the grader saw does not back the results your "
             f"run reported.</p><ul>{items}</ul></div>")
@@ -254,8 +258,7 @@ def _exercise(view: dict, base: str) -> str:
              f'aria-labelledby="{anchor}-h">',
              f'<h2 id="{anchor}-h">{mark} Exercise {escape(view["number"])} · '
              f'{escape(view["title"])}</h2>',
-             f'<p class="sub">{escape(_score_text(view))}'
-             + (" · all checks pass" if good else "") + "</p>", _look(view)]
+             f'<p class="sub">{escape(_score_text(view))}</p>', _look(view)]
     if view.get("problem"):
         parts.append(f'<div class="look"><h3>The run itself stopped</h3>'
                      f'{_prose(view["problem"])}'
@@ -266,8 +269,9 @@ def _exercise(view: dict, base: str) -> str:
     if view.get("rerun"):
         parts.append(f'<p class="why">{escape(tidy(view["rerun"]))}</p>')
     bad = sum(1 for c in view["checks"] if c["status"] not in ("passed", "skipped"))
+    shown = sum(1 for c in view["checks"] if c["id"] not in SET_UP_LINES)
     label = (f"The checks: {bad} to fix" if bad else "The checks") if not good \
-        else "Show the checks"
+        else f"Show the {shown} check{'s' if shown != 1 else ''}"
     items = "".join(_check(c, base) for c in view["checks"])
     advice = ('<p class="why">Timing checks can fail on a very busy machine: run it again '
               "before changing your code.</p>" if view.get("timing_advice") else "")

@@ -1,5 +1,6 @@
 """What a visitor sees, in a real headless Chromium against Encore run as `make run` runs it:
-the rebuild page (one click, a busy button, a result, a way on), spacing, and a phone's width.
+the rebuild page (one click, a busy button, a result, a way on), spacing, and a phone's width;
+and the grader's feedback page and class report at a phone's width.
 
 Needs Debian's chromium and requirements-browser.txt; without them these tests are skipped,
 except in CI, where .ci/run installs both."""
@@ -114,4 +115,16 @@ def test_progress_bar_fills_to_100_while_the_button_stays_busy(browser, site11):
     seen = len(polls)
     page.wait_for_timeout(3000)
     assert len(polls) == seen, "the page kept polling after the rebuild was done"
+    page.close()
+
+
+@pytest.mark.parametrize("name", ["feedback/Ada_Lovelace.html", "summary.html"])
+def test_grading_reports_fit_a_phone(browser, tmp_path, name):
+    """The feedback page and the class report, every section unfolded, at 390 px."""
+    from .test_reports import write_class
+    page = browser.new_page(viewport=screenshots.PHONE)
+    page.goto((write_class(tmp_path) / name).as_uri())
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0, f"{name} at 390 px scrolls sideways by {overflow} px"
     page.close()
