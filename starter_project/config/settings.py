@@ -8,6 +8,7 @@ root). Variables already set in the environment win over the file.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,11 +19,18 @@ if (BASE_DIR / ".env").exists():
 
 # Core
 
-SECRET_KEY = env(
-    "SECRET_KEY",
-    default="django-insecure-encore-dev-key-do-not-use-in-production",
+# Off unless the environment turns it on (.env.example does, for your own machine): a server
+# that forgets its settings fails closed, with no detailed error pages.
+DEBUG = env.bool("DEBUG", default=False)
+# Required, except where DEBUG is on: there a throwaway key will do.
+SECRET_KEY = env("SECRET_KEY", default=None) or (
+    "django-insecure-encore-dev-key-do-not-use-in-production" if DEBUG else None
 )
-DEBUG = env.bool("DEBUG", default=True)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG is off. Set SECRET_KEY in the environment or in "
+        ".env (see .env.example), or DEBUG=True on your own machine."
+    )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"]
 )

@@ -7,7 +7,7 @@ SEND = "            return send(args, kwargs, **options)\n"
 WARNING = ('            logger.warning("Celery\'s broker can\'t be reached (%s): running %s in this "\n'
            '                           "process instead.", exc, task.name)\n')
 CATCH = "UNREACHABLE = (OperationalError, RuntimeError)"
-BOUNDS = '''CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.5}
+BOUNDS = '''CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 0.5  # beside lesson 10\'s options
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
@@ -34,12 +34,12 @@ WRONG = [
           "broker unreachable", "had not returned after"),
     Wrong("12", "task_publish_retry=False instead of a retry policy",
           [("config/settings.py", BOUNDS,
-            'CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.5}\n'
+            'CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 0.5\n'
             "CELERY_TASK_PUBLISH_RETRY = False\n")],
           "broker unreachable", "CELERY_TASK_PUBLISH_RETRY_POLICY"),
     Wrong("12", "broker_connection_timeout, which Redis ignores, instead of socket_connect_timeout",
-          [("config/settings.py", 'CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.5}\n',
-            "CELERY_BROKER_CONNECTION_TIMEOUT = 0.5\n")],
+          [("config/settings.py", 'CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 0.5',
+            "CELERY_BROKER_CONNECTION_TIMEOUT = 0.5  #")],
           "broker unreachable", "socket_connect_timeout"),
     Wrong("12", "logged at INFO",
           [("config/tasks.py", "logger.warning(", "logger.info(")],
@@ -93,7 +93,7 @@ RIGHT = [
           [("config/tasks.py", "", CLASS)]),
     Right("12", "other bounds: a 0.3 s connect timeout and two quick publish retries",
           [("config/settings.py", BOUNDS,
-            'CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.3, "socket_timeout": 2}\n'
+            'CELERY_BROKER_TRANSPORT_OPTIONS.update(socket_connect_timeout=0.3, socket_timeout=2)\n'
             'CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1,\n'
             '                                    "interval_step": 0.1, "interval_max": 0.2}\n'),
            ("config/settings.py", RESULT_BOUNDS,

@@ -8,6 +8,7 @@ root). Variables already set in the environment win over the file.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,11 +19,18 @@ if (BASE_DIR / ".env").exists():
 
 # Core
 
-SECRET_KEY = env(
-    "SECRET_KEY",
-    default="django-insecure-encore-dev-key-do-not-use-in-production",
+# Off unless the environment turns it on (.env.example does, for your own machine): a server
+# that forgets its settings fails closed, with no detailed error pages.
+DEBUG = env.bool("DEBUG", default=False)
+# Required, except where DEBUG is on: there a throwaway key will do.
+SECRET_KEY = env("SECRET_KEY", default=None) or (
+    "django-insecure-encore-dev-key-do-not-use-in-production" if DEBUG else None
 )
-DEBUG = env.bool("DEBUG", default=True)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG is off. Set SECRET_KEY in the environment or in "
+        ".env (see .env.example), or DEBUG=True on your own machine."
+    )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"]
 )
@@ -178,3 +186,9 @@ CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# TODO(exercise 06): CELERY_BEAT_SCHEDULE, the tasks beat sends on a schedule, goes here.
+# TODO(exercise 07): and CELERY_TIMEZONE, the zone beat reads crontab times in.
+# TODO(exercise 08): switch task events on here, so that Flower can see every task.
+# TODO(exercise 10): acknowledge late, one message at a time, and an explicit visibility
+# timeout, so that a worker that dies loses no task.
+# TODO(exercise 12): bound how long .delay() may wait for Redis before it gives up.

@@ -8,6 +8,7 @@ class Artist(models.Model):
     email = models.EmailField()
     spotify_playlist_url = models.URLField("Spotify playlist URL", blank=True)
     genres = models.JSONField(default=list, blank=True)
+    # TODO(exercise 09): mark an artist whose playlist the API does not know (a 404) here.
     joined_at = models.DateTimeField(auto_now_add=True)
     # When remind_inactive_artists last emailed this artist (empty: never).
     last_reminded_at = models.DateTimeField(null=True, blank=True)
@@ -25,6 +26,7 @@ class Album(models.Model):
     artist = models.ForeignKey(Artist, on_delete=models.CASCADE, related_name="albums")
     title = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # TODO(exercise 10): remember here that the artist was congratulated on this album.
 
     class Meta:
         ordering = ["-created_at", "-pk"]

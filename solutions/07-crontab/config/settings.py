@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,11 +21,18 @@ if (BASE_DIR / ".env").exists():
 
 # Core
 
-SECRET_KEY = env(
-    "SECRET_KEY",
-    default="django-insecure-encore-dev-key-do-not-use-in-production",
+# Off unless the environment turns it on (.env.example does, for your own machine): a server
+# that forgets its settings fails closed, with no detailed error pages.
+DEBUG = env.bool("DEBUG", default=False)
+# Required, except where DEBUG is on: there a throwaway key will do.
+SECRET_KEY = env("SECRET_KEY", default=None) or (
+    "django-insecure-encore-dev-key-do-not-use-in-production" if DEBUG else None
 )
-DEBUG = env.bool("DEBUG", default=True)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG is off. Set SECRET_KEY in the environment or in "
+        ".env (see .env.example), or DEBUG=True on your own machine."
+    )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"]
 )
@@ -200,3 +208,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Beat reads crontab times in this zone: the site's own, not UTC.
 CELERY_TIMEZONE = TIME_ZONE
+# TODO(exercise 08): switch task events on here, so that Flower can see every task.
+# TODO(exercise 10): acknowledge late, one message at a time, and an explicit visibility
+# timeout, so that a worker that dies loses no task.
+# TODO(exercise 12): bound how long .delay() may wait for Redis before it gives up.

@@ -27,6 +27,7 @@ class Album(models.Model):
     artist = models.ForeignKey(Artist, on_delete=models.CASCADE, related_name="albums")
     title = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # TODO(exercise 10): remember here that the artist was congratulated on this album.
 
     class Meta:
         ordering = ["-created_at", "-pk"]

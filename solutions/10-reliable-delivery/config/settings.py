@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,11 +21,18 @@ if (BASE_DIR / ".env").exists():
 
 # Core
 
-SECRET_KEY = env(
-    "SECRET_KEY",
-    default="django-insecure-encore-dev-key-do-not-use-in-production",
+# Off unless the environment turns it on (.env.example does, for your own machine): a server
+# that forgets its settings fails closed, with no detailed error pages.
+DEBUG = env.bool("DEBUG", default=False)
+# Required, except where DEBUG is on: there a throwaway key will do.
+SECRET_KEY = env("SECRET_KEY", default=None) or (
+    "django-insecure-encore-dev-key-do-not-use-in-production" if DEBUG else None
 )
-DEBUG = env.bool("DEBUG", default=True)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG is off. Set SECRET_KEY in the environment or in "
+        ".env (see .env.example), or DEBUG=True on your own machine."
+    )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"]
 )
@@ -225,3 +233,4 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # than any task runs and any countdown or ETA we schedule (retries wait 10 minutes at most),
 # else the message is delivered twice; not much longer, else a lost task waits that long.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}  # seconds
+# TODO(exercise 12): bound how long .delay() may wait for Redis before it gives up.

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,11 +21,18 @@ if (BASE_DIR / ".env").exists():
 
 # Core
 
-SECRET_KEY = env(
-    "SECRET_KEY",
-    default="django-insecure-encore-dev-key-do-not-use-in-production",
+# Off unless the environment turns it on (.env.example does, for your own machine): a server
+# that forgets its settings fails closed, with no detailed error pages.
+DEBUG = env.bool("DEBUG", default=False)
+# Required, except where DEBUG is on: there a throwaway key will do.
+SECRET_KEY = env("SECRET_KEY", default=None) or (
+    "django-insecure-encore-dev-key-do-not-use-in-production" if DEBUG else None
 )
-DEBUG = env.bool("DEBUG", default=True)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG is off. Set SECRET_KEY in the environment or in "
+        ".env (see .env.example), or DEBUG=True on your own machine."
+    )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"]
 )
@@ -230,7 +238,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}  # seconds
 # .delay() first subscribes to the task's result (the result backend), then publishes it
 # (the broker): both get a connect timeout and a single retry. For Redis the broker's connect
 # timeout is socket_connect_timeout; broker_connection_timeout only applies to RabbitMQ.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.5}
+CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 0.5  # beside lesson 10's options
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
@@ -239,5 +247,3 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 0.5
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 0}}
-# The broker options above replace lesson 10's: keep its visibility timeout as well.
-CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = 2 * 60 * 60  # seconds
