@@ -115,16 +115,16 @@ def lesson_href(lesson: str, base: str) -> str:
     return base + quote(name) + (f"#{quote(anchor)}" if anchor else "")
 
 
-def lesson_label(lesson: str) -> str:
+def lesson_label(lesson: str, titles: dict | None = None) -> str:
     """``lessons/02-offload-feedback-email.md#step-3-call-it-with-delay`` → "Lesson 02,
-    step 3: call it with delay"."""
+    step 3: call it with delay"; a whole lesson by its exercise's title in ``titles``."""
     path, _, anchor = lesson.partition("#")
     stem = Path(path).stem
     num, _, slug = stem.partition("-")
     if not num.isdigit():
         return stem.replace("-", " ")
     if not anchor:
-        return f"Lesson {num}: {slug.replace('-', ' ')}"
+        return f"Lesson {num}: {(titles or {}).get(num) or slug.replace('-', ' ')}"
     step = re.match(r"step-(\d+)-(.*)", anchor)
     if step:
         return f"Lesson {num}, step {step[1]}: {step[2].replace('-', ' ')}"
@@ -201,7 +201,7 @@ def _badge(record: dict) -> str:
     return f'<span class="badge {escape(kind)}">{mark} {escape(word)}</span>'
 
 
-def _check(record: dict, base: str) -> str:
+def _check(record: dict, base: str, titles: dict) -> str:
     status, title = record["status"], escape(tidy(record.get("title") or record["id"]))
     seconds = record.get("duration") or 0
     took = f' <span class="muted">({seconds:.1f} s)</span>' if seconds >= 0.5 else ""
@@ -226,7 +226,7 @@ def _check(record: dict, base: str) -> str:
     if record.get("lesson"):
         lesson = record["lesson"]
         rows.append(("Read", f'<a href="{escape(lesson_href(lesson, base))}">'
-                             f"{escape(lesson_label(lesson))}</a>"))
+                             f"{escape(lesson_label(lesson, titles))}</a>"))
     items = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows)
     return f"<li><h3>{_badge(record)}{title}{took}</h3><dl>{items}</dl></li>"
 
@@ -269,17 +269,19 @@ def _exercise(view: dict, base: str) -> str:
     if view.get("rerun"):
         parts.append(f'<p class="why">{escape(tidy(view["rerun"]))}</p>')
     bad = sum(1 for c in view["checks"] if c["status"] not in ("passed", "skipped"))
-    shown = sum(1 for c in view["checks"] if c["id"] not in SET_UP_LINES)
-    label = (f"The checks: {bad} to fix" if bad else "The checks") if not good \
-        else f"Show the {shown} check{'s' if shown != 1 else ''}"
-    items = "".join(_check(c, base) for c in view["checks"])
+    held = sum(1 for c in view["checks"] if c.get("guard"))
+    label = (f"The checks: {bad} to fix" if bad else "The checks") if not good else (
+        f"Show the {view['checks_total']} check{'s' if view['checks_total'] != 1 else ''}"
+        + (f" and {held} held from earlier" if held else ""))
+    titles = {view["number"]: view["title"]}
+    items = "".join(_check(c, base, titles) for c in view["checks"])
     advice = ('<p class="why">Timing checks can fail on a very busy machine: run it again '
               "before changing your code.</p>" if view.get("timing_advice") else "")
     lesson = view["lesson"]
     replay = (f'<div class="replay"><p>Run it again on your machine, with the same data:</p>'
               f'<pre><code>{escape(view["replay"])}</code></pre></div>')
     footer = (f'<p class="muted">Lesson: <a href="{escape(lesson_href(lesson, base))}">'
-              f'{escape(lesson_label(lesson))}</a> · seed {escape(str(view["seed"]))} · '
+              f'{escape(lesson_label(lesson, titles))}</a> · seed {escape(str(view["seed"]))} · '
               f'{view["duration"]:.1f} s</p>')
     parts.append(f'<details{"" if good else " open"}><summary>{label}</summary>'
                  f'<ol class="checks">{items}</ol>{advice}{replay}{footer}</details>')
@@ -331,7 +333,8 @@ def _next(student: dict, base: str) -> str:
     else:
         text = (f'<p>Exercise {escape(todo["number"])}: read <a href="'
                 f'{escape(lesson_href(todo["lesson"], base))}">'
-                f'{escape(lesson_label(todo["lesson"]))}</a>, fix the first check marked ✗, '
+                f'{escape(lesson_label(todo["lesson"], {todo["number"]: todo["title"]}))}'
+                "</a>, fix the first check marked ✗, "
                 f"then run <code>{escape(todo['replay'])}</code>.</p>")
     return (f'<section class="card" aria-labelledby="next-h"><h2 id="next-h">What next</h2>'
             f"{text}</section>\n")
