@@ -161,7 +161,7 @@ def page(title: str, body: str, brand: str = "Encore · Celery and Redis worksho
             "<a class=\"skip\" href=\"#main\">Skip to the content</a>\n"
             f"<header class=\"top\"><p>{escape(brand)}</p></header>\n"
             f"<main id=\"main\">\n{body}</main>\n"
-            + (f"<footer><p>{footer}</p></footer>\n" if footer else "")
+            + (f"<footer><p>{escape(footer)}</p></footer>\n" if footer else "")
             + "</body>\n</html>\n")
 
 
@@ -366,8 +366,7 @@ def feedback_page(student: dict, base: str) -> str:
     body.append(_scores(student))
     body += [_exercise(view, base) for view in student["exercises"]]
     body.append(_next(student, base))
-    footer = escape(student.get("footer") or "")
-    return page(heading, "\n".join(body), footer=footer)
+    return page(heading, "\n".join(body), footer=student.get("footer") or "")
 
 
 def check_page(runs: list[CheckRun], replay, base: str) -> str:

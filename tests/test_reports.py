@@ -228,3 +228,23 @@ def test_two_stops_never_reach_a_report():
     assert tidy("did not start: Connection closed by server..") == \
         "did not start: Connection closed by server."
     assert tidy("it waited... in ../config") == "it waited... in ../config"
+
+
+@pytest.mark.slow
+def test_make_check_writes_the_page_for_a_students_own_run(tmp_path):
+    import subprocess
+    import sys
+
+    from grader.exercises import REPO
+    from grader.stage import write_stage
+    write_stage(0, tmp_path / "project")
+    report = tmp_path / "out" / "report.html"
+    result = subprocess.run([sys.executable, "-m", "grader", "check", "01", "--project",
+                             str(tmp_path / "project"), "--seed", "3", "--html", str(report)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "open it in your browser" in result.stdout, result.stderr
+    text = report.read_text()
+    assert 'name="viewport"' in text and "SEED=3</code>" in text
+    assert "0 / 10 points" in Page(text).text
+    links = [h for h in Page(text).links if ".md" in h]
+    assert links and all((report.parent / unquote(h.split("#")[0])).is_file() for h in links)
