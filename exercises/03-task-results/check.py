@@ -12,6 +12,7 @@ from django.test import override_settings
 from django.urls import NoReverseMatch, reverse
 
 from grader.harness import expect, fail, guard, needs, timed
+from grader.harness.page import code_only, no_comments, page_scripts
 
 PER_ALBUM = 0.25  # seconds SEARCH_INDEX_DELAY makes each album take
 FAST = 0.5  # seconds a view may take to answer
@@ -471,42 +472,10 @@ def test_failure_shows_message_not_traceback(project, client, settings, empty_db
            lesson="#step-4-when-a-task-fails")
 
 
-def _page_script(client):
-    """The JavaScript the rebuild page runs: its <script src> files and inline scripts."""
-    from django.conf import settings
-    from django.contrib.staticfiles import finders
-
-    html = client.get("/search/rebuild/").content.decode()
-    parts, names = [], []
-    for attributes, inline in re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S):
-        src = re.search(r"""src=["']?([^"' >]+)""", attributes)
-        if not src:
-            parts.append(inline)
-            continue
-        path = urlsplit(src.group(1)).path
-        prefix = urlsplit(settings.STATIC_URL).path
-        found = path.startswith(prefix) and finders.find(path[len(prefix):])
-        if found:
-            names.append(path[len(prefix):])
-            with open(found, encoding="utf-8") as file:
-                parts.append(file.read())
-    return "\n".join(parts), names
-
-
-def _no_comments(script):
-    """The script without its comments: words there are not what the code does."""
-    return re.sub(r"/\*.*?\*/|(?<![:\\])//[^\n]*", " ", script, flags=re.S)
-
-
-def _code_only(script):
-    """The script without its comments and string contents (they hold words, not logic)."""
-    return re.sub(r"""(["'`])(?:\\.|(?!\1).)*\1""", '""', _no_comments(script), flags=re.S)
-
-
 def test_page_stops_polling(project, client, empty_db):
     """The page's script stops polling on every finished state and after a bounded time"""
-    script, names = _page_script(client)
-    script = _no_comments(script)
+    _, script, names = page_scripts(client, "/search/rebuild/")
+    script = no_comments(script)
     where = ", ".join(f"static/{name}" for name in names) or "its inline script"
     looked = (f"(This check reads the text of the script the page loads, {where}; it does not "
               "run it.)")
@@ -522,7 +491,7 @@ def test_page_stops_polling(project, client, empty_db):
            f"Revoke button) keeps it polling for ever. {looked}",
            "polling that stops on SUCCESS, FAILURE and REVOKED",
            lesson="#the-page-asks-how-it-goes")
-    code = _code_only(script)
+    code = code_only(script)
     # A bound is a comparison (Date.now() > deadline, tries < 600) or a timer that is
     # cancelled (clearTimeout, AbortSignal.timeout): an endless poll has none of them.
     bounded = (re.search(r"[\w\])]\s*(?:<=?|>=?)\s*[\w(.-]", code.replace("=>", "  "))

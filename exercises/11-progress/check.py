@@ -13,6 +13,7 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 
 from grader.harness import expect, fail, guard, needs
+from grader.harness.page import code_only, no_comments, page_scripts
 
 PER_ALBUM = 0.01  # seconds SEARCH_INDEX_DELAY makes each album take
 TASK = "search.tasks.rebuild_search_index"
@@ -433,36 +434,6 @@ def test_email_when_done(project, run):
 
 # -- the page -----------------------------------------------------------------------------------
 
-def _page(client):
-    """The rebuild page's HTML, and the JavaScript it runs (its <script src> files and inline)."""
-    from django.conf import settings
-    from django.contrib.staticfiles import finders
-
-    html = client.get("/search/rebuild/").content.decode()
-    parts, names = [], []
-    for attributes, inline in re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S):
-        src = re.search(r"""src=["']?([^"' >]+)""", attributes)
-        if not src:
-            parts.append(inline)
-            continue
-        path = urlsplit(src.group(1)).path
-        prefix = urlsplit(settings.STATIC_URL).path
-        found = path.startswith(prefix) and finders.find(path[len(prefix):])
-        if found:
-            names.append(path[len(prefix):])
-            with open(found, encoding="utf-8") as file:
-                parts.append(file.read())
-    return html, "\n".join(parts), names
-
-
-def _no_comments(script):
-    return re.sub(r"/\*.*?\*/|(?<![:\\])//[^\n]*", " ", script, flags=re.S)
-
-
-def _code_only(script):
-    return re.sub(r"""(["'`])(?:\\.|(?!\1).)*\1""", '""', _no_comments(script), flags=re.S)
-
-
 def _labelled(html, script):
     """Whether the bar has a name a screen reader reads: <label for>, aria-label(ledby)."""
     bar = re.search(r"<progress\b[^>]*>|<[^>]*role=[\"']?progressbar[^>]*>", html)
@@ -478,13 +449,13 @@ def _labelled(html, script):
 
 def test_page_shows_a_progress_bar(project, client, empty_db):
     """The rebuild page shows a labelled progress bar that follows the status URL and stops"""
-    html, script, names = _page(client)
+    html, script, names = page_scripts(client, "/search/rebuild/")
     lesson = "#step-5-a-progress-bar-on-the-page"
     where = ", ".join(f"static/{name}" for name in names) or "its inline script"
     looked = (f"(This check reads the page and the script it loads, {where}; it does not run "
               "it.)")
-    text = _no_comments(script)
-    code = _code_only(script)
+    text = no_comments(script)
+    code = code_only(script)
     has_bar = re.search(r"<progress\b|role=[\"']?progressbar", html) or re.search(
         r"""createElement\(\s*["']progress["']|<progress\b|progressbar""", text)
     expect(has_bar, f"The rebuild page has no progress bar. {looked}",
@@ -494,7 +465,7 @@ def test_page_shows_a_progress_bar(project, client, empty_db):
            f"{looked}", '<label for="the-bar-id">Rebuild progress</label>, or aria-label',
            lesson=lesson)
     reads = re.search(r"""\.\s*(?:progress|percent)\b|\[\s*["'](?:progress|percent)["']\s*\]""",
-                      _no_comments(script))
+                      no_comments(script))
     expect(reads, f"The page's script never reads \"progress\" or \"percent\" from the status "
            f"answer. {looked}", "the bar's value set from answer.progress.percent",
            lesson=lesson)
