@@ -136,6 +136,11 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "guard: this check already passes before the exercise: "
                             "no points (see grader.harness.guard)")
     config.pluginmanager.register(fixtures, "grader.harness.fixtures")
+    # pytest sets and deletes os.environ["PYTEST_CURRENT_TEST"] around every phase of a check,
+    # while the worker thread may be reading the environment (a KeyError on the worker, once
+    # in a while): the variable tells nobody anything here.
+    import _pytest.runner
+    _pytest.runner._update_current_test_var = lambda item, when: None
     _run = _Run()
 
 
