@@ -38,17 +38,58 @@ def hand_over(channel: socket.socket) -> str:
     return f"redis://127.0.0.1:{port}/9"  # any database but 0: the harness empties it
 
 
+# Commands that put a task message on a queue (or a fanout channel). The worker's own
+# bookkeeping of a message it received (HSET unacked ...) carries the same text, but when it
+# crosses depends on how fast the worker picks the message up, so it is left out: counting it
+# made a check's count change from run to run (an honest run once "had none" where the
+# reference had one).
+_PUBLISHING = frozenset({b"LPUSH", b"RPUSH", b"PUBLISH"})
+
+
 class _Tee:
-    """The handler's input stream, with each line shown to the witness first."""
+    """The handler's input stream, with each task message published shown to the witness.
+
+    It follows the Redis protocol's framing (``*N``, then N × ``$len`` and the bytes), so that
+    it knows which command each argument belongs to.
+    """
 
     def __init__(self, raw, note):
         self._raw, self._note = raw, note
+        self._args = 0  # arguments of the current command still to come
+        self._need = -1  # bytes of the current argument still to come; -1: its $len line next
+        self._index = 0  # which argument of the command this is
+        self._command = b""
 
     def readline(self, *args):
         line = self._raw.readline(*args)
-        if b'"task": "' in line:
-            self._note(line)
+        if line:
+            self._follow(line)
         return line
+
+    def _follow(self, line: bytes) -> None:
+        if self._args <= 0:
+            if line[:1] == b"*":
+                try:
+                    self._args = int(line[1:].strip())
+                except ValueError:
+                    self._args = 0
+                self._need, self._index, self._command = -1, 0, b""
+            return  # an inline command (no framing) or a stray line: not a publication
+        if self._need < 0:
+            try:
+                self._need = int(line[1:].strip()) + 2 if line[:1] == b"$" else -1
+            except ValueError:
+                self._args = 0
+            return
+        if self._index == 0 and self._need == len(line):
+            self._command = line.strip().upper()
+        elif self._command in _PUBLISHING and b'"task": "' in line:
+            self._note(line)
+        self._need -= len(line)
+        if self._need <= 0:
+            self._args -= 1
+            self._index += 1
+            self._need = -1
 
     def __getattr__(self, name):
         return getattr(self._raw, name)
