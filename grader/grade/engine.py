@@ -7,6 +7,7 @@ the same gradebook for the same inputs.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ def _backend(options: Options, workroot: Path):
 def grade_class(options: Options) -> list[results.Graded]:
     options.out.mkdir(parents=True, exist_ok=True)
     cache = ResultCache(options.out / ".cache", fresh=options.fresh)
-    workroot = Path(tempfile.mkdtemp(prefix="encore-grade-"))
+    workroot = Path(tempfile.mkdtemp(prefix="encore-grade-", dir=_memory_folder()))
     try:
         class_ = _prepare(options, workroot)
         todo = []
@@ -95,6 +96,23 @@ def grade_class(options: Options) -> list[results.Graded]:
         return class_
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
+
+
+def _memory_folder() -> str | None:
+    """Where runs work: in memory when the machine has a tmpfs for it (/dev/shm).
+
+    Every run copies the project and a migrated database, and each commit of the checks'
+    SQLite database waits for the disk (5-10 ms each, 90 in exercise 03's run on /tmp); in
+    memory they do not. None: the usual temporary folder.
+    """
+    shm = Path("/dev/shm")
+    try:
+        if os.access(shm, os.W_OK | os.X_OK) and os.statvfs(shm).f_bavail * os.statvfs(
+                shm).f_frsize > 2 * 2**30:
+            return str(shm)
+    except OSError:
+        pass
+    return None
 
 
 def _prepare(options: Options, workroot: Path) -> list[results.Graded]:

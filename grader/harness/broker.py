@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import select
+import socket
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,29 +43,48 @@ def _server_class():
             # The stock loop closes the connection after any error reply (NOSCRIPT, WRONGTYPE),
             # which kombu reports as "Connection closed by server" and reconnects. A real Redis
             # answers the error and keeps the connection: so does this loop.
+            # It also wakes every 10 ms per connection to look for replies the server pushes
+            # (a blocked BRPOP served, a published message): here a reply pushed wakes the
+            # loop itself, so an idle connection costs nothing (measured: a third of the
+            # broker's CPU in a run) and a pushed reply goes out at once.
             client, server = self.current_client, self.server
-            while not server._shutdown_event.is_set():
-                try:
-                    if client.can_read():
-                        try:
-                            reply = client.read_response()
-                        except ConnectionError:
-                            raise
-                        except Exception as exc:
-                            reply = exc
-                        self.writer.dump(reply)
-                        continue
-                    data = self.rfile.readline()
-                    if data == b"":
-                        readable, _, _ = select.select([self.connection], [], [], 0.01)
-                        if not readable:
+            wake, woken = socket.socketpair()
+            wake.setblocking(False)
+            woken.setblocking(False)
+            watched = None
+            try:
+                while not server._shutdown_event.is_set():
+                    try:
+                        sock = client.get_socket()
+                        if sock is not watched:
+                            watched = sock
+                            _wake_on_reply(sock, wake)
+                        if client.can_read():
+                            try:
+                                reply = client.read_response()
+                            except ConnectionError:
+                                raise
+                            except Exception as exc:
+                                reply = exc
+                            self.writer.dump(reply)
                             continue
                         data = self.rfile.readline()
                         if data == b"":
-                            break  # the peer closed the connection
-                    client.get_socket().sendall(data)
-                except (ConnectionError, OSError, ValueError):
-                    break
+                            readable, _, _ = select.select([self.connection, woken], [], [],
+                                                           0.25)
+                            if woken in readable:
+                                _drain(woken)
+                            if self.connection not in readable:
+                                continue
+                            data = self.rfile.readline()
+                            if data == b"":
+                                break  # the peer closed the connection
+                        sock.sendall(data)
+                    except (ConnectionError, OSError, ValueError):
+                        break
+            finally:
+                wake.close()  # a reply pushed later finds it closed: see _wake_on_reply
+                woken.close()
 
     class _Server(TcpFakeServer):
         def __init__(self, address):
@@ -73,6 +93,28 @@ def _server_class():
             self.daemon_threads = True
 
     return _Server
+
+
+def _wake_on_reply(sock, wake: socket.socket) -> None:
+    """Make each reply put on fakeredis's socket ``sock`` also write a byte to ``wake``."""
+    put = type(sock).put_response
+
+    def put_response(msg) -> None:
+        put(sock, msg)
+        try:
+            wake.send(b"!")
+        except OSError:  # closed (the connection is over) or full (a wake-up is pending)
+            pass
+
+    sock.put_response = put_response
+
+
+def _drain(woken: socket.socket) -> None:
+    try:
+        while woken.recv(4096):
+            pass
+    except OSError:
+        pass
 
 
 class EmbeddedRedis:
