@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,12 +29,16 @@ from grader.grade.cli import pick_exercises
 from grader.stage import write_stage
 
 
-def _grade(folder: Path, out: Path, exercises: str, jobs: int) -> float:
+def _grade(folder: Path, out: Path, exercises: str, jobs: int) -> tuple[float, float]:
+    """Wall time and CPU time (the grader, its fork server and every run) of one grading."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out),
                     "--exercises", exercises, "--jobs", str(jobs)], cwd=REPO, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
-    return time.monotonic() - started
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def _make_check(exercise: str, project: Path) -> float:
@@ -67,15 +72,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"A class of {args.size} (stages {stages[0]:02d}-{stages[-1]:02d} in turn) × "
               f"exercises {args.exercises}, --jobs {args.jobs}; load average {load:.1f} at "
               "the start:", flush=True)
-        wall = _grade(root / "class", root / "out", args.exercises, args.jobs)
-        rerun = _grade(root / "class", root / "out", args.exercises, args.jobs)
+        wall, spent = _grade(root / "class", root / "out", args.exercises, args.jobs)
+        load_during = os.getloadavg()[0]
+        rerun, _ = _grade(root / "class", root / "out", args.exercises, args.jobs)
         data = json.loads((root / "out" / "results.json").read_text())
         runs = [e for s in data["students"] for e in s["exercises"]]
         cpu = [e.get("cpu", 0.0) for e in runs]
         print(f"  grading wall time           {wall:6.1f} s   for {len(runs)} runs "
               f"({wall / max(len(runs), 1):.2f} s a run)")
+        print(f"  load average at its end     {load_during:6.1f}")
+        print(f"  CPU, all of it              {spent:6.0f} s   (grader, fork server, warm-up, "
+              f"runs: {spent / max(len(runs), 1):.2f} s a run)")
         print(f"  re-run, nothing changed     {rerun:6.1f} s")
-        print(f"  runs re-run alone           {sum(1 for e in runs if e.get('rerun')):6d}")
+        again = [(s["name"], e) for s in data["students"] for e in s["exercises"] if e.get("rerun")]
+        print(f"  runs re-run alone           {len(again):6d}")
+        for name, e in again[:10]:
+            print(f"    {name} {e['number']}: {e['rerun'][:150]}")
         print(f"  runs flagged                {sum(1 for e in runs if e['integrity']['flagged']):6d}"
               "     (an honest class: 0)")
         if any(cpu):
