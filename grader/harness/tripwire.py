@@ -45,6 +45,8 @@ _DESCRIPTORS = (property, classmethod, staticmethod)
 # Opening a file through pathlib, io or shutil is the caller's doing; through the harness is not.
 _STDLIB = tuple(sorted({sysconfig.get_paths()["stdlib"] + "/", "inspect.py"}))
 _OURS = ("grader", "pytest", "_pytest", "pluggy")
+# What Python itself adds to a class as it is used: copy and pickle cache __slotnames__.
+_CACHED_BY_PYTHON = frozenset({"__slotnames__"})
 _HELD = frozenset({"_run"})  # the harness's run object: swapped for a fake, it would lie
 # Modules whose code a forger would replace to change a verdict.
 SNAPSHOT = ("grader.harness.plugin", "grader.harness.fixtures", "grader.harness.failures",
@@ -225,7 +227,8 @@ class Tripwires:
         for namespace, key, value, label in self._snapshot:
             if key is None:
                 if len(namespace) != len(value):
-                    added = [a for a in list(namespace) if a not in value]
+                    added = [a for a in list(namespace)
+                             if a not in value and a not in _CACHED_BY_PYTHON]
                     if added:
                         self.report("tampered", f"{label}.{added[0]} was added")
             elif namespace.get(key) is not value:

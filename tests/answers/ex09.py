@@ -12,7 +12,7 @@ DECORATOR = """@shared_task(
 def fetch_spotify_genres(artist_id):
 """
 TRY = """    try:
-        genres = fetch_playlist_genres(artist.spotify_playlist_url)
+        genres = fetch_playlist_genres(playlist_url)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise PlaylistAPIUnavailable(f"No answer from the playlist API: {exc}") from exc
     except requests.HTTPError as exc:
@@ -29,7 +29,7 @@ SERVER_ERROR = """        if status >= 500:
             raise PlaylistAPIUnavailable(f"The playlist API answered {status}.") from exc
 """
 MARK = "            Artist.objects.filter(pk=artist_id).update(playlist_not_found=True)\n"
-PLAIN_CALL = "    genres = fetch_playlist_genres(artist.spotify_playlist_url)\n"
+PLAIN_CALL = "    genres = fetch_playlist_genres(playlist_url)\n"
 
 
 def _decorator(**options) -> str:
