@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import inspect
 import json
 import os
 import resource
@@ -340,6 +341,11 @@ def _preload() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a module that needs settings loads in the run instead
             pass
+    # pytest's report of a failed check looks its frames' files up with inspect.getmodule,
+    # which the first time resolves the real path of every module loaded (thousands of stat
+    # calls; with a student's task spinning in the worker thread each waits for the GIL, and
+    # the report outlived the check's time limit). Done once here, runs inherit the answers.
+    inspect.getmodule(_preload.__code__)
     # What is loaded now lives as long as the zygote: out of the collector's sight, so that a
     # collection in a run does not touch (and copy, page by page) every preloaded object.
     gc.collect()
