@@ -76,7 +76,7 @@ $(VENV)/.browser: requirements-browser.txt $(VENV)/.installed
 	@REQUIREMENTS=requirements-browser.txt sh scripts/setup.sh "$(PYTHON)" "$(VENV)"
 	@touch $@
 
-screenshots: $(VENV)/.browser ## Take the lessons' screenshots again (needs Debian's chromium) [STAGES="3 4"]
+screenshots: $(VENV)/.browser ## Take the lessons' and docs' screenshots again (needs Debian's chromium) [STAGES="3 4"]
 	@$(PY) scripts/screenshots.py $(STAGES)
 
 bench-grade: $(VENV)/.installed ## Measure grading a class built from the stages [SIZE=100 EXERCISES=01-08]

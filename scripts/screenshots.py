@@ -1,4 +1,5 @@
-"""Real screenshots of Encore and Flower for the lessons: `make screenshots`.
+"""Real screenshots of Encore and Flower for the lessons, and of the grader's pages for the
+instructors' guide: `make screenshots`.
 
 Each stage the pictures need is written from the committed course (grader/stage.py), given
 Encore's demo data, and run under `python -m grader run` (web, worker, beat, Flower on the
@@ -182,9 +183,36 @@ def _take(browser, shots: list[Shot], web: int, flower: int) -> list[Path]:
     return written
 
 
+DOCS = REPO / "docs" / "images"
+CLASS = {"ada": 3, "ben": 5, "cleo": 1}  # a small class: student → the stage they reached
+
+
+def _docs_shots(browser, folder: Path) -> list[Path]:
+    """docs/: a student's feedback page and the class report, from a real `make grade`."""
+    submissions = folder / "class"
+    for student, stage in CLASS.items():
+        write_stage(stage, submissions / student)
+    out = folder / "grades"
+    subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out),
+                    "--exercises", "01-05", "--seed", "7"], cwd=REPO, env=_env(), check=True,
+                   timeout=600, stdout=subprocess.DEVNULL)
+    written = []
+    for name, page in (("feedback-page", out / "feedback" / "ada.html"),
+                       ("class-report", out / "summary.html")):
+        tab = browser.new_page(viewport=DESKTOP)
+        tab.goto(page.as_uri())
+        target = DOCS / f"{name}.png"
+        tab.screenshot(path=str(target), full_page=True)
+        tab.close()
+        written.append(target)
+    return written
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stages", nargs="*", type=int, help="only these stages (default: all)")
+    parser.add_argument("--docs", action="store_true",
+                        help="only docs/images: a graded class's feedback page and report")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).is_file():
         print(f"No Chromium at {CHROMIUM}: `sudo apt-get install chromium` (or set CHROMIUM=).",
@@ -197,9 +225,12 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     IMAGES.mkdir(parents=True, exist_ok=True)
-    wanted = args.stages or sorted(SHOTS)
+    wanted = [] if args.docs and not args.stages else args.stages or sorted(SHOTS)
     with tempfile.TemporaryDirectory(prefix="encore-shots-") as tmp, sync_playwright() as pw:
         browser = launch(pw)
+        if args.docs or not args.stages:
+            for path in _docs_shots(browser, Path(tmp)):
+                print(f"wrote {path.relative_to(REPO)}")
         for stage in wanted:
             project = prepare_stage(stage, Path(tmp))
             process, web, flower = start_stack(project, Path(tmp) / f"stack{stage:02d}.log")
