@@ -7,6 +7,7 @@ import pytest
 from kombu.exceptions import EncodeError
 
 from grader.harness import expect, fail, guard, needs, timed
+from grader.harness.published import sent_instead
 from grader.harness.finished import Finished, explain
 
 FAST = 0.5  # seconds the registration may take; the playlist API takes 1 s per answer
@@ -60,16 +61,6 @@ def _is_the_id(value, pk) -> bool:
     either, as Django's URLs and forms give it)."""
     return (isinstance(value, (int, str)) and not isinstance(value, bool)
             and str(value) == str(pk))
-
-
-def _sent_instead(app, messages) -> str:
-    """What the view published instead of fetch_spotify_genres, in words; "" if nothing."""
-    names = sorted({m.task for m in messages})
-    unknown = [n for n in names if n not in app.tasks]
-    if unknown:
-        return (f" It published a message for {', '.join(map(repr, unknown))}: no task has "
-                "that name, so the worker drops it with \"Received unregistered task\".")
-    return f" It published {', '.join(names)} instead." if names else ""
 
 
 def _register(client, fake, playlist_url=""):
@@ -171,7 +162,7 @@ def test_registration_answers_at_once(project, celery_app, worker, client, playl
              "fetch_playlist_genres(...), and never .get() its result.",
              lesson="#step-2-enqueue-it-from-the-view", timing=not waited)
     expect(messages, "Registering with a playlist URL answered at once, and published no "
-           "fetch_spotify_genres message." + _sent_instead(celery_app, published.messages),
+           "fetch_spotify_genres message." + sent_instead(celery_app, published.messages),
            "exactly one, for the new artist: fetch_spotify_genres.delay_on_commit(artist.pk)",
            lesson="#step-2-enqueue-it-from-the-view")
     expect(len(messages) == 1, f"Registering published {len(messages)} fetch_spotify_genres "

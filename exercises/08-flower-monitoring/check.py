@@ -8,6 +8,7 @@ from celery.signals import task_failure, task_postrun
 from celery.states import READY_STATES as states_ready
 
 from grader.harness import expect, fail, needs, timed
+from grader.harness.project import settings_advice
 
 EVENTS = ("task-sent", "task-received", "task-started", "task-succeeded")
 WORKER_EVENTS = EVENTS[1:]
@@ -84,31 +85,8 @@ def _login_users(logins) -> str:
 
 
 def _advice(project, missing: dict[str, str]) -> str:
-    """What to do about settings that are off: ``missing`` maps each option to its usual fix.
-
-    Tells apart a setting never written, one written without the CELERY_ prefix, and one written
-    where production never runs it (`if DEBUG:`).
-    """
-    source = (project.path / "config" / "settings.py").read_text(errors="replace")
-    hidden, advice = [], []
-    for option, usual in missing.items():
-        name = SETTING[option]
-        bare = name.removeprefix("CELERY_")
-        if re.search(rf"^\s*{name}\s*=", source, re.MULTILINE):
-            hidden.append(name)
-        elif getattr(project.settings, bare, None):
-            advice.append(f"config/settings.py sets {bare}, without the CELERY_ prefix: Django "
-                          f"keeps it, and Celery (namespace=\"CELERY\") never reads it. Name it "
-                          f"{name}.")
-        else:
-            advice.append(usual)
-    if hidden:
-        advice.insert(0, f"config/settings.py sets {_words(hidden)}, yet with DEBUG=False (as "
-                      "in production, and in this check) the app has "
-                      f"{'them' if len(hidden) > 1 else 'it'} off: is it under `if DEBUG:`, or "
-                      "another condition? Task events are for production too: set them "
-                      "unconditionally.")
-    return " ".join(advice)
+    return settings_advice(project, missing, SETTING,
+                           "Task events are for production too: set them unconditionally.")
 
 
 # -- events ----------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from celery.signals import task_postrun, task_received
 from grader.harness import expect, fail, guard, needs, timed
 from grader.harness.finished import Finished, explain
 from grader.harness.mail import CapturingBackend
+from grader.harness.project import settings_advice
 
 FEEDBACK = "feedback.tasks.send_feedback_email_task"
 TASK = "music.tasks.send_album_congratulations"
@@ -81,30 +81,9 @@ def _unacked(client) -> set[str]:
 
 # -- settings, in the student's words ----------------------------------------------------------
 
-def _advice(project, options: dict[str, str]) -> str:
-    """What to do about settings the app does not have; ``options`` maps each to its usual fix.
-
-    Tells apart a setting never written, one written without the CELERY_ prefix, and one written
-    where production never runs it (``if DEBUG:``).
-    """
-    source = (project.path / "config" / "settings.py").read_text(errors="replace")
-    hidden, advice = [], []
-    for option, usual in options.items():
-        name = SETTING[option]
-        bare = name.removeprefix("CELERY_")
-        if re.search(rf"^\s+{name}\s*=", source, re.MULTILINE):
-            hidden.append(name)
-        elif getattr(project.settings, bare, None) is not None:
-            advice.append(f"config/settings.py sets {bare}, without the CELERY_ prefix: Celery "
-                          f"(namespace=\"CELERY\") never reads it. Name it {name}.")
-        else:
-            advice.append(usual)
-    if hidden:
-        advice.insert(0, f"config/settings.py sets {', '.join(hidden)} indented, under a "
-                      "condition (`if DEBUG:`?), and with DEBUG=False, as in production and in "
-                      "this check, the app does not have it. A worker in production needs it "
-                      "most: set it unconditionally.")
-    return " ".join(advice)
+def _advice(project, missing: dict[str, str]) -> str:
+    return settings_advice(project, missing, SETTING,
+                           "A worker in production needs it most: set it unconditionally.")
 
 
 def _task(project, dotted, exercise, expected):

@@ -226,3 +226,35 @@ def _migrate(path: Path, database: Path, cache: Path | None) -> None:
         partial = template.with_suffix(f".{os.getpid()}.tmp")
         shutil.copyfile(database, partial)
         partial.replace(template)  # atomic: parallel runs never see half a file
+
+
+def settings_advice(project: Project, missing: dict[str, str], names: dict[str, str],
+                    why: str) -> str:
+    """What to do about Celery settings the app does not have, in the student's words.
+
+    ``missing`` maps each option (``task_acks_late``) to its usual fix, ``names`` each option to
+    its setting (``CELERY_TASK_ACKS_LATE``); ``why`` ends the note on settings written under a
+    condition. Tells apart a setting never written, one written without the CELERY_ prefix, and
+    one written indented, where production never runs it (``if DEBUG:``).
+    """
+    import re
+
+    source = (project.path / "config" / "settings.py").read_text(errors="replace")
+    hidden, advice = [], []
+    for option, usual in missing.items():
+        name = names[option]
+        bare = name.removeprefix("CELERY_")
+        if re.search(rf"^\s+{name}\s*=", source, re.MULTILINE):
+            hidden.append(name)
+        elif getattr(project.settings, bare, None) is not None:
+            advice.append(f"config/settings.py sets {bare}, without the CELERY_ prefix: Django "
+                          "keeps it, and Celery (namespace=\"CELERY\") never reads it. Name it "
+                          f"{name}.")
+        elif usual:
+            advice.append(usual)
+    if hidden:
+        them = "them" if len(hidden) > 1 else "it"
+        advice.insert(0, f"config/settings.py sets {', '.join(hidden)} indented, under a "
+                      "condition (under `if DEBUG:`?), and with DEBUG=False, as in production "
+                      f"and in this check, the app does not have {them}. {why}")
+    return " ".join(advice)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from celery.signals import before_task_publish
 
-__all__ = ["Published", "PublishedMessage"]
+__all__ = ["Published", "PublishedMessage", "sent_instead"]
 
 
 @dataclass
@@ -48,3 +48,13 @@ class Published:
 
     def __exit__(self, *exc) -> None:
         before_task_publish.disconnect(self._record)
+
+
+def sent_instead(app, messages) -> str:
+    """What was published instead of the task a check waited for, in words ("" if nothing)."""
+    names = sorted({m.task for m in messages})
+    unknown = [n for n in names if n not in app.tasks]
+    if unknown:
+        return (f" It published a message for {', '.join(map(repr, unknown))}: no task has "
+                "that name, so the worker drops it with \"Received unregistered task\".")
+    return f" It published {', '.join(names)} instead." if names else ""
