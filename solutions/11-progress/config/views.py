@@ -23,8 +23,11 @@ def task_status(request, task_id):
     state = result.state
     data = {"task_id": task_id, "state": state, "result": None}
     if state == "PROGRESS":
-        # A custom state's meta is stored where a result would be: result.info.
-        info = result.info if isinstance(result.info, dict) else {}
+        # A custom state's meta is stored where a result would be: result.info. Read it
+        # once: each read asks Redis, and the task may finish between two reads.
+        info = result.info
+        if not isinstance(info, dict):
+            info = {}
         current, total = info.get("current", 0), info.get("total", 0)
         data["progress"] = {"current": current, "total": total,
                             "percent": percent(current, total)}
