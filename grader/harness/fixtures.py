@@ -281,8 +281,7 @@ def empty_db(project):
         call_command("flush", verbosity=0, interactive=False)
         return
     connection.ensure_connection()
-    if _flushed and _writable(connection.connection):
-        _flushed[0].backup(connection.connection)
+    if _flushed and _copied_back(_flushed[0], connection.connection):
         return
     call_command("flush", verbosity=0, interactive=False)
     connection.ensure_connection()
@@ -291,16 +290,28 @@ def empty_db(project):
     _flushed.append(copy)
 
 
-def _writable(raw) -> bool:
-    """Whether no other connection (a task still running) holds the database, waiting the
-    connection's own timeout: the backup API itself would wait for it without end, where a
-    flush fails ("database is locked") and the check says so."""
-    import sqlite3
+# Seconds a copy-back goes on retrying a database another connection holds, after the
+# connection's own busy timeout (SQLite's, 5 s by default) has passed once.
+_BACKUP_WAIT = 2.0
+
+
+def _copied_back(source, target) -> bool:
+    """Copy ``source`` over ``target``; False when another connection (a task still running)
+    held the database for too long. SQLite's backup retries a locked database without end:
+    its progress callback, called after every try, gives it a deadline. The caller then
+    flushes, which fails with "database is locked" and the check says so."""
+    import time
+
+    deadline = time.monotonic() + _BACKUP_WAIT
+
+    def progress(status, remaining, total):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the database stayed locked")
+
     try:
-        raw.execute("BEGIN IMMEDIATE")
-        raw.execute("ROLLBACK")
+        source.backup(target, progress=progress, sleep=0.02)
         return True
-    except sqlite3.OperationalError:
+    except TimeoutError:
         return False
 
 
