@@ -1,13 +1,12 @@
 """Exercise 08 · Watch the workers with Flower."""
 
 import re
-import threading
 import time
 
-from celery.signals import task_failure, task_postrun
 from celery.states import READY_STATES as states_ready
 
 from grader.harness import expect, fail, needs, timed
+from grader.harness.finished import Finished, explain
 from grader.harness.project import settings_advice
 
 EVENTS = ("task-sent", "task-received", "task-started", "task-succeeded")
@@ -43,38 +42,6 @@ def _feedback_task(project):
                         lesson="02-offload-feedback-email.md#step-1-a-task-that-sends-the-email")
 
 
-class _Finished:
-    """When each task ends in the worker (the worker's own signals: no result backend needed)."""
-
-    def __init__(self):
-        self.at: dict[str, float] = {}
-        self.errors: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def _done(self, task_id=None, **_):
-        with self._lock:
-            self.at.setdefault(task_id, time.monotonic())
-
-    def _failed(self, task_id=None, exception=None, einfo=None, **_):
-        with self._lock:
-            self.errors[task_id] = (einfo.traceback if einfo else "").strip() or repr(exception)
-
-    def __enter__(self):
-        task_failure.connect(self._failed, weak=False)
-        task_postrun.connect(self._done, weak=False)
-        return self
-
-    def __exit__(self, *exc):
-        task_postrun.disconnect(self._done)
-        task_failure.disconnect(self._failed)
-
-    def wait(self, ids, within: float) -> bool:
-        deadline = time.monotonic() + within
-        while not all(i in self.at for i in ids) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return all(i in self.at for i in ids)
-
-
 def _words(kinds, joiner="and") -> str:
     kinds = list(kinds)
     return ", ".join(kinds[:-1]) + f" {joiner} {kinds[-1]}" if len(kinds) > 1 else "".join(kinds)
@@ -96,18 +63,19 @@ def test_task_events(project, celery_app, worker, flower, fake):
     """Flower hears your task's events for every task: sent, received, started, succeeded"""
     tasks = {"debug_task": (_debug_task(project), ()),
              "send_feedback_email_task": (_feedback_task(project), (fake.email(), fake.message()))}
-    with _Finished() as finished:
+    with Finished() as finished:
         sent = {task.delay(*args).id: label for label, (task, args) in tasks.items()}
         watched.clear()
         watched.update(sent)
-        ran = finished.wait(sent, RESULT_WITHIN)
+        ended = finished.wait(sent, RESULT_WITHIN)
     for task_id, label in sent.items():
-        if task_id in finished.errors:
-            fail(f"{label} raised an error in the worker:\n{finished.errors[task_id]}",
+        if task_id in ended and ended[task_id].error is not None:
+            # The harness adds the task's own traceback, trimmed to the student's files.
+            fail(explain(ended[task_id], label),
                  f"{label} to succeed, so that Flower hears task-succeeded",
                  lesson="#check")
-    late = [label for task_id, label in sent.items() if task_id not in finished.at]
-    expect(ran, f"The worker did not finish {_words(late)} within {RESULT_WITHIN:g} s.",
+    late = [label for task_id, label in sent.items() if task_id not in ended]
+    expect(not late, f"The worker did not finish {_words(late)} within {RESULT_WITHIN:g} s.",
            "the worker to run each task",
            lesson="01-celery-app.md#step-4-start-a-worker")
     wanted = {task_id: EVENTS for task_id in sent}
@@ -115,10 +83,10 @@ def test_task_events(project, celery_app, worker, flower, fake):
     missing = {i: [k for k in EVENTS if k not in seen[i]] for i in sent}
     if not any(missing.values()):
         return
-    _explain_missing(project, celery_app, flower, tasks, sent, seen, missing, finished)
+    _explain_missing(project, celery_app, flower, tasks, sent, seen, missing, ended)
 
 
-def _explain_missing(project, app, flower, tasks, sent, seen, missing, finished):
+def _explain_missing(project, app, flower, tasks, sent, seen, missing, ended):
     """Fail with the real cause: a setting off (or lost), a task that opts out, or lateness."""
     first = next(i for i in sent if missing[i])
     label, heard = sent[first], seen[first]
@@ -150,7 +118,7 @@ def _explain_missing(project, app, flower, tasks, sent, seen, missing, finished)
              lesson=lesson)
     late = flower.wait_for_all({i: EVENTS for i in sent}, LATE_WITHIN)
     if all(set(EVENTS) <= set(late[i]) for i in sent):
-        delay = max(flower.arrived(i)[k] - finished.at[i] for i in sent for k in missing[i])
+        delay = max(flower.arrived(i)[k] - ended[i].at for i in sent for k in missing[i])
         fail(f"Every event of {_words(sent.values())} came, but up to {delay:.1f} s after its "
              f"task finished.", f"the events within {EVENTS_WITHIN:g} s",
              "Your settings are right: a very busy machine delays events. Run the check again.",

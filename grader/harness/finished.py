@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from celery.signals import task_failure, task_postrun, task_prerun, task_unknown
 
@@ -21,6 +21,7 @@ class Ended:
     task: str
     state: str  # SUCCESS, FAILURE, RETRY... or UNKNOWN: the worker has no task of that name
     error: BaseException | None = None
+    at: float = field(default_factory=time.monotonic)  # when it ended (time.monotonic)
 
 
 class Finished:
