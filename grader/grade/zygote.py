@@ -16,9 +16,6 @@ result to ``spec["result_file"]`` by then.
 
 from __future__ import annotations
 
-import gc
-import importlib
-import inspect
 import json
 import os
 import resource
@@ -33,56 +30,13 @@ from pathlib import Path
 
 from ..exercises import REPO, find_exercise
 from ..processes import stop_group
+from ..warm import preload
 from ..runner import CheckRun, RecordReader, conclude, pytest_arguments, run_key, run_variables
 from . import runs, sandbox
 from .witness import Witness, hand_over
 
 __all__ = ["Zygote", "ZygoteError"]
 
-# Everything a run imports that does not need the project's settings: what is not imported
-# here, every run imports again after the fork (measured: 0.1-0.2 s of CPU a run). A module
-# that needs settings fails here and is left to the run.
-PRELOAD = (
-    "pytest", "_pytest.python", "_pytest.runner", "_pytest.skipping", "_pytest.terminal",
-    "_pytest.faulthandler", "_pytest.helpconfig", "_pytest.setuponly", "_pytest.setupplan",
-    "_pytest.threadexception", "_pytest.unittest", "_pytest.unraisableexception",
-    "_pytest.warnings", "_pytest._argcomplete", "pdb", "readline", "code",
-    "django", "django.apps", "django.db.models", "django.test", "django.test.utils",
-    "django.core.management", "django.core.mail", "django.contrib.auth.models",
-    "django.contrib.admin", "django.forms", "django.http", "django.urls", "environ",
-    "django.conf.locale.en.formats", "django.contrib.admin.apps", "django.contrib.auth.apps",
-    "django.contrib.auth.tokens", "django.contrib.auth.validators",
-    "django.contrib.auth.context_processors", "django.contrib.contenttypes.apps",
-    "django.contrib.messages.apps", "django.contrib.messages.middleware",
-    "django.contrib.messages.context_processors", "django.contrib.messages.storage.fallback",
-    "django.contrib.sessions.apps", "django.contrib.sessions.middleware",
-    "django.contrib.sessions.backends.db", "django.contrib.sessions.serializers",
-    "django.contrib.staticfiles.apps", "django.contrib.staticfiles.storage",
-    "django.contrib.sites.shortcuts", "django.contrib.admin.templatetags.admin_list",
-    "django.contrib.admin.templatetags.admin_modify", "django.contrib.admin.templatetags.log",
-    "django.core.cache.backends.locmem", "django.core.management.commands.flush",
-    "django.core.management.commands.migrate", "django.core.serializers.json",
-    "django.db.backends.sqlite3.base", "django.db.backends.sqlite3.schema",
-    "django.db.backends.sqlite3.introspection", "django.db.backends.sqlite3.creation",
-    "django.db.backends.sqlite3.client", "django.db.migrations.executor",
-    "django.db.models.sql.compiler", "django.middleware.clickjacking",
-    "django.middleware.common", "django.middleware.csrf", "django.middleware.security",
-    "django.template.context_processors", "django.template.loaders.app_directories",
-    "django.template.loaders.cached", "django.templatetags.cache", "django.templatetags.l10n",
-    "django.templatetags.tz", "django.utils.translation.reloader",
-    "requests", "urllib3", "idna", "charset_normalizer", "certifi", "http.cookiejar",
-    "celery", "celery.app", "celery.app.task", "celery.worker", "celery.contrib.testing.worker",
-    "celery.app.control", "celery.app.events", "celery.concurrency.solo",
-    "celery.contrib.abortable", "celery.contrib.django.task", "celery.events",
-    "celery.events.state", "celery.fixups.django", "celery.loaders.app",
-    "celery.worker.autoscale", "celery.worker.consumer.delayed_delivery",
-    "celery.worker.strategy", "billiard.pool", "billiard.dummy", "kombu.mixins",
-    "celery.backends.redis", "kombu.transport.redis", "redis", "fakeredis",
-    "fakeredis._clients._tcp_server", "grader.harness.plugin", "grader.harness.fixtures",
-    "grader.harness.worker", "grader.harness.mail", "grader.harness.clock",
-    "grader.harness.finished", "grader.harness.flower", "grader.harness.playlist_api",
-    "grader.harness.published", "grader.harness.received", "grader.harness.schedule",
-)
 TAIL = 8000  # characters of output kept for the report
 FLOOD_FACTOR = 16  # past this many times the log cap, a run is stopped
 _LEAVE_OUT = shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3", ".env")
@@ -335,23 +289,6 @@ def _watch(run: CheckRun, child: _Child, results: int, out: int, output: _Output
 
 # -- the server ---------------------------------------------------------------------------------
 
-def _preload() -> None:
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - a module that needs settings loads in the run instead
-            pass
-    # pytest's report of a failed check looks its frames' files up with inspect.getmodule,
-    # which the first time resolves the real path of every module loaded (thousands of stat
-    # calls; with a student's task spinning in the worker thread each waits for the GIL, and
-    # the report outlived the check's time limit). Done once here, runs inherit the answers.
-    inspect.getmodule(_preload.__code__)
-    # What is loaded now lives as long as the zygote: out of the collector's sight, so that a
-    # collection in a run does not touch (and copy, page by page) every preloaded object.
-    gc.collect()
-    gc.freeze()
-
-
 def _keep(spec: dict, fences: sandbox.Fences) -> None:
     """The keeper process (never returns)."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so that `finally` stops the run
@@ -369,7 +306,7 @@ def _keep(spec: dict, fences: sandbox.Fences) -> None:
 
 
 def serve() -> None:
-    _preload()
+    preload()
     fences = sandbox.probe()
     out = sys.stdout
     out.write(json.dumps({"ready": True, "fences": fences.__dict__}) + "\n")
