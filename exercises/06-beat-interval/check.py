@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from numbers import Real
 
+from django.db import transaction
+
 from grader.harness import expect, fail, needs
 from grader.harness.clock import ProjectClock
 from grader.harness.schedule import schedule_entry
@@ -194,7 +196,8 @@ def _world(fake, now, real):
     plans += [(joined(), [now - real + PERIOD + timedelta(days=2)]),
               (joined(), [now - real + PERIOD - timedelta(days=2)])]
     rng.shuffle(plans)
-    return [_make(fake, now, joined, ages) for joined, ages in plans]
+    with transaction.atomic():  # one commit for them all: each write alone would be one each
+        return [_make(fake, now, joined, ages) for joined, ages in plans]
 
 
 def _run(project, outbox, clock, now, artists):
@@ -354,9 +357,9 @@ def test_reminds_again_after_30_days(project, celery_app, worker, outbox, fake):
         plans = [(edge_in, [timedelta(days=rng.uniform(40, 90))]), (edge_out, []),
                  (edge_out, [timedelta(days=rng.uniform(40, 90))]), (edge_in, [])]
         plans += [(timedelta(days=rng.uniform(1, 28)), []) for _ in range(rng.randint(0, 2))]
-        for reminded, ages in plans:
-            artists.append(_make(fake, second, timedelta(days=rng.uniform(120, 400)), ages,
-                                 reminded=reminded))
+        with transaction.atomic():
+            artists += [_make(fake, second, timedelta(days=rng.uniform(120, 400)), ages,
+                              reminded=reminded) for reminded, ages in plans]
         for moment, label in ((second, "second"), (None, "third")):
             if moment is None:
                 # Just over 30 days after the first run; one artist reminded then is active again.
