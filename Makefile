@@ -62,7 +62,11 @@ broker: $(VENV)/.installed ## Serve the embedded Redis-compatible broker on 127.
 test: $(VENV)/.installed ## Run the workshop's own test suite
 	@$(PY) -m pytest -n 2 $(ARGS)
 
-bench: $(VENV)/.installed ## Measure check speed for every exercise, and the feedback view (PART=checks|feedback)
+$(VENV)/.bench: requirements-bench.txt $(VENV)/.installed
+	@REQUIREMENTS=requirements-bench.txt sh scripts/setup.sh "$(PYTHON)" "$(VENV)"
+	@touch $@
+
+bench: $(VENV)/.bench ## Measure check speed per exercise and the feedback view, with a plot (PART=checks|feedback)
 	@$(PY) -m bench $(PART)
 
 grade: $(VENV)/.installed ## Grade a class (instructors): SUBMISSIONS=dir OUT=dir [JOBS=n] [EXERCISES=01-08]

@@ -1,12 +1,15 @@
 """``python -m bench`` (``make bench``): measure, then print one table; exit 0.
 
 Every figure comes from this one run on this machine; the table says so, because a busy
-machine can double any of them. Missing a target is reported, not an error: the exit status is 1
-only when a measurement could not be taken at all.
+machine can double any of them. The feedback part also draws its posts, before and after
+exercise 02, into docs/images/feedback-latency.svg (bench/plot.py). Missing a target is
+reported, not an error: the exit status is 1 only when a measurement could not be taken at all,
+or the plot could not be written.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import platform
 import sys
@@ -23,6 +26,8 @@ CHECK_TARGET = 2.0  # seconds: median of `make check EX=02`
 EXERCISE_TARGETS = {f"{n:02d}": 3.0 for n in range(4, 9)}  # seconds: `make check EX=04`..08
 POST_TARGET = 0.050  # seconds: median POST /feedback/ after exercise 02
 POSTS = {0: 3, 2: 20}  # before: each post waits out the 2 s email; after: enqueued at once
+REPO = Path(__file__).resolve().parents[1]
+PLOT = REPO / "docs" / "images" / "feedback-latency.svg"  # drawn by the feedback part
 
 
 def _say(text: str) -> None:
@@ -88,10 +93,24 @@ def exercise_table(times: dict[str, list[float]]) -> list[str]:
 
 
 USAGE = """Usage: python -m bench [all|feedback|checks]
-  feedback  make check EX=02 against its floor, and POST /feedback/ before and after exercise 02
+  feedback  make check EX=02 against its floor, and POST /feedback/ before and after exercise 02,
+            drawn into docs/images/feedback-latency.svg (needs requirements-bench.txt)
   checks    make check EX=NN for every exercise, each on its own stage
   all       both (the default; what `make bench` runs)
 BENCH_RUNS=n sets how many times each check runs (default 7)."""
+
+
+def _plotter():
+    """bench.plot, imported before measuring: a missing matplotlib is told at once."""
+    try:
+        from . import plot
+    except ImportError as exc:
+        raise BenchError(str(exc)) from None
+    return plot
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def main(argv: list[str]) -> int:
@@ -100,8 +119,10 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     lines = []
+    drawn = None  # the measurements to plot: (before, after)
     try:
         count = runs()
+        plot = _plotter() if part in ("all", "feedback") else None
         with tempfile.TemporaryDirectory(prefix="encore-bench-") as tmp:
             workdir = Path(tmp)
             if part in ("all", "feedback"):
@@ -114,6 +135,7 @@ def main(argv: list[str]) -> int:
                      "emails)...")
                 after = feedback.measure(2, POSTS[2], workdir)
                 lines += table(check, before, after)
+                drawn = before, after
             if part in ("all", "checks"):
                 _say(f"Measuring `make check EX=NN` {count} times for every exercise...")
                 lines += [""] * bool(lines) + exercise_table(checks.every_exercise(workdir, count))
@@ -128,6 +150,16 @@ def main(argv: list[str]) -> int:
     _say("")
     for line in lines:
         _say(line)
+    if drawn:
+        python = f"{sys.version_info.major}.{sys.version_info.minor}"
+        try:
+            plot.draw(*drawn, PLOT, python=python, cpus=os.cpu_count(),
+                      day=datetime.date.today())
+        except OSError as exc:
+            print(f"The bench could not write its plot {_shown(PLOT)}: {exc}", file=sys.stderr)
+            return 1
+        _say("")
+        _say(f"The feedback posts, drawn: {_shown(PLOT)}")
     return 0
 
 
