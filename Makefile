@@ -66,8 +66,8 @@ $(VENV)/.bench: requirements-bench.txt $(VENV)/.installed
 	@REQUIREMENTS=requirements-bench.txt sh scripts/setup.sh "$(PYTHON)" "$(VENV)"
 	@touch $@
 
-bench: $(VENV)/.bench ## Measure check speed per exercise and the feedback view, with a plot (PART=checks|feedback)
-	@$(PY) -m bench $(PART)
+bench: $(VENV)/.bench ## Time the checkers and the feedback view, with a plot [PART=checks|feedback] [BASE=rev]
+	@$(PY) -m bench $(if $(BASE),compare "$(BASE)",$(PART))
 
 grade: $(VENV)/.installed ## Grade a class (instructors): SUBMISSIONS=dir OUT=dir [JOBS=n] [EXERCISES=01-08]
 	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade SUBMISSIONS=folder OUT=folder [JOBS=2] [EXERCISES=01-03]"; exit 2; }

@@ -19,7 +19,7 @@ from pathlib import Path
 from grader.stage import StageError
 
 from . import BenchError, median, p90, runs
-from . import checks, feedback
+from . import checks, compare, feedback
 
 # The issues' targets.
 CHECK_TARGET = 2.0  # seconds: median of `make check EX=02`
@@ -92,11 +92,13 @@ def exercise_table(times: dict[str, list[float]]) -> list[str]:
     return lines
 
 
-USAGE = """Usage: python -m bench [all|feedback|checks]
+USAGE = """Usage: python -m bench [all|feedback|checks|compare REV]
   feedback  make check EX=02 against its floor, and POST /feedback/ before and after exercise 02,
             drawn into docs/images/feedback-latency.svg (needs requirements-bench.txt)
   checks    make check EX=NN for every exercise, each on its own stage
   all       both (the default; what `make bench` runs)
+  compare   make check EX=NN on its stage, now and as committed at REV, taking turns
+            (`make bench BASE=REV`): how much each checker's time grew
 BENCH_RUNS=n sets how many times each check runs (default 7)."""
 
 
@@ -113,7 +115,29 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
+def _compare(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        count = runs(5)
+        _say(f"Timing every checker now and at {argv[1]}, {count} runs each...")
+        lines = compare.run(argv[1], count)
+    except (BenchError, StageError) as exc:
+        print(f"The bench could not compare: {exc}", file=sys.stderr)
+        return 1
+    _say("")
+    _say(f"Encore bench · Python {platform.python_version()} · {os.cpu_count()} CPUs · "
+         "one run on this machine, both sides taking turns")
+    _say("")
+    for line in lines:
+        _say(line)
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["compare"]:
+        return _compare(argv)
     part = argv[0] if argv else "all"
     if len(argv) > 1 or part not in ("all", "feedback", "checks"):
         print(USAGE, file=sys.stderr)
