@@ -33,7 +33,11 @@ class Finished:
         self._errors: dict[str, BaseException] = {}
         self._changed = threading.Condition()
 
-    def _on_prerun(self, **_):
+    def _on_prerun(self, task=None, **_):
+        # A task run in the calling thread (.apply(), or eager mode) is not the worker's: the
+        # thread that sent an email this way is the request's, or the shell's.
+        if getattr(getattr(task, "request", None), "is_eager", False):
+            return
         with self._changed:
             self.threads.add(threading.current_thread().name)
 

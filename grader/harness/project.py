@@ -102,6 +102,11 @@ class Project:
         if task is None or not hasattr(task, "delay"):
             fail(f"{module.replace('.', '/')}.py has no Celery task named {name}.", expected,
                  lesson=lesson)
+        from celery.app.task import Task
+        if not isinstance(task, Task):  # a function given a .delay of its own, say
+            fail(f"{module.replace('.', '/')}.py has {name}, but it is a {type(task).__name__}, "
+                 "not a Celery task: its .delay() is not Celery's, so nothing goes through the "
+                 "broker to a worker.", expected, lesson=lesson)
         return task
 
     @staticmethod
