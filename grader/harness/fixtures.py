@@ -118,6 +118,18 @@ def url_source(app, key: str, value: str) -> str:
     return "the app's configuration"
 
 
+def _no_broker_advice() -> str:
+    """What to do about a broker URL the app does not have: never written, written without
+    its CELERY_ prefix, or written under ``if DEBUG:``."""
+    usual = "Set CELERY_BROKER_URL = REDIS_URL in config/settings.py."
+    project = getattr(plugin._run, "project", None)
+    if project is None:
+        return usual
+    from .project import settings_advice
+    return settings_advice(project, {"broker_url": usual}, {"broker_url": "CELERY_BROKER_URL"},
+                           "Write it at the top level of the file.") or usual
+
+
 def elsewhere(app, ours: str) -> CheckFailed | None:
     """The failure to report when ``app`` would talk to another Redis than this run's."""
     from .broker import redact
@@ -132,8 +144,7 @@ def elsewhere(app, ours: str) -> CheckFailed | None:
         return CheckFailed(
             f"Your Celery app has no broker URL, so it would connect to Celery's default, "
             f"{app.connection_for_write().as_uri()}, not to the Redis in REDIS_URL "
-            f"({redact(ours)}).", expected,
-            "Set CELERY_BROKER_URL = REDIS_URL in config/settings.py.", lesson=where)
+            f"({redact(ours)}).", expected, _no_broker_advice(), lesson=where)
     for url in dict.fromkeys((broker, read)):
         if not same_database(url, ours):
             return CheckFailed(
