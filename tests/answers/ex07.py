@@ -36,6 +36,16 @@ WRONG = [
     Wrong("07", "hour=7 without minute=30",
           [("config/settings.py", CRONTAB, 'crontab(hour=7, day_of_week="mon")')],
           "Over a simulated fortnight", "add minute=30"),
+    Wrong("07", "crontab's arguments in a crontab line's order (month_of_year=1)",
+          [("config/settings.py", CRONTAB, "crontab(*\"30 7 * * 1\".split())")],
+          "Over a simulated fortnight", "crontab()'s arguments, in order, are minute, hour, "
+          "day_of_week, day_of_month, month_of_year"),
+    Wrong("07", "day_of_month=1 for Monday",
+          [("config/settings.py", CRONTAB, "crontab(minute=30, hour=7, day_of_month=1)")],
+          "Over a simulated fortnight", "day_of_month limits it"),
+    Wrong("07", "an interval of 7 days, not a crontab",
+          [("config/settings.py", CRONTAB, "timedelta(days=7)")],
+          "Over a simulated fortnight", "not a crontab: an interval counts from when beat starts"),
     Wrong("07", "a UTC week: timedelta(days=7) from timezone.now()",
           [("music/tasks.py", WEEK,
             "    end = timezone.now()\n    start = end - timedelta(days=7)\n")],
@@ -64,6 +74,10 @@ WRONG = [
           "In a week with no new album", "Send the digest even in a week without albums"),
     Wrong("07", "an empty week's digest that does not say so",
           [("music/tasks.py", NONE, '        body = f"New on Encore {week}:"')],
+          "In a week with no new album", "there were no new albums"),
+    Wrong("07", "an empty week's digest whose only 'no' is a no-reply signature",
+          [("music/tasks.py", NONE, '        body = f"New on Encore {week}:"'),
+           ("music/tasks.py", '"\\n\\nThe Encore team"', '"\\n\\nThe Encore team (no-reply)"')],
           "In a week with no new album", "there were no new albums"),
 ]
 
