@@ -11,6 +11,7 @@ from grader.harness import expect, fail, needs
 from grader.harness.broker import redact
 from grader.harness.failures import sentence
 from grader.harness.fixtures import url_source
+from grader.harness.project import settings_advice
 from grader.harness.urls import first_url, same_database, same_server
 
 
@@ -70,8 +71,13 @@ def test_broker_from_redis_url(project, broker, fake):
     used = {"CELERY_BROKER_URL": (first_url(app.conf.broker_write_url), "broker_url"),
             "CELERY_RESULT_BACKEND": (first_url(app.conf.result_backend), "result_backend")}
     for name, (value, key) in used.items():
-        expect(value, f"Your Celery app has no {key}: config/settings.py defines no {name}.",
-               f"{name} = REDIS_URL in config/settings.py", lesson=step)
+        if not value:
+            # Never written, written without its prefix, or written under `if DEBUG:`.
+            advice = settings_advice(project, {key: ""}, {key: name},
+                                     "Write it at the top level of the file.")
+            fail(f"Your Celery app has no {key}: "
+                 + (advice if advice else f"config/settings.py defines no {name}."),
+                 f"{name} = REDIS_URL in config/settings.py", lesson=step)
         same = same_database if key == "broker_url" else same_server  # results: any database
         expect(same(value, ours),
                f"This check set REDIS_URL to {redact(ours)}, and your app's {key} is "
