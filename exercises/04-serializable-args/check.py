@@ -251,12 +251,16 @@ def test_worker_stores_the_genres(project, playlist_api, finished):
            "Does it call fetch_playlist_genres(artist.spotify_playlist_url)?",
            lesson="#step-3-see-it-work")
     strays = [a.name for a in Artist.objects.exclude(pk=artist.pk) if a.genres == wanted]
+    after = ("once the task had ended" if ended and ended.state != "UNKNOWN" else
+             f"{within:g} s after registering")
     expect(genres == wanted, f"The API answered {wanted} for {artist.name}'s playlist, and "
-           f"{within:g} s after registering, {artist.name}'s genres in the database are {genres}"
+           f"{after}, {artist.name}'s genres in the database are {genres}"
            + (f", while {', '.join(strays)} got them." if strays else "."),
            f"genres {wanted} saved on {artist.name}, whose id the message carries",
-           "In the task, load the artist with the id it receives, and save the genres on it: "
-           'artist.genres = genres, then artist.save(update_fields=["genres"]).',
+           "In the task, load the artist with the id it receives and save the genres on that "
+           "artist: Artist.objects.filter(pk=artist_id, spotify_playlist_url=playlist_url)"
+           ".update(genres=genres), as the lesson does (or artist.genres = genres, then "
+           'artist.save(update_fields=["genres"])).',
            lesson="#step-1-a-task-that-takes-an-id")
     expect(not strays, f"{artist.name} got the right genres, and so did: {', '.join(strays)}.",
            f"only {artist.name}, whose id the message carries",
