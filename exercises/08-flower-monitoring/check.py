@@ -48,7 +48,11 @@ def _words(kinds, joiner="and") -> str:
 
 
 def _login_users(logins) -> str:
-    return ", ".join(f"{str(login).partition(':')[0]}:***" for login in logins)
+    """The logins with their passwords hidden (a part without ":" may be a password)."""
+    def hidden(login):
+        user, colon, _ = str(login).partition(":")
+        return f"{user}:***" if colon else "*** (no colon)"
+    return ", ".join(hidden(login) for login in logins)
 
 
 def _advice(project, missing: dict[str, str]) -> str:
@@ -234,6 +238,11 @@ def test_config_reads_login(project, flower, monkeypatch):
              "over the environment (read_env(..., overwrite=True)?). Read .env without "
              "overwriting, as config/settings.py does, so that a variable set by the server "
              "wins.", lesson=LOGIN_STEP)
+    if ":".join(map(str, logins)) == flower.login:
+        fail(observed, expected, "Each login is one string, user:password. Flower splits "
+             "FLOWER_BASIC_AUTH at commas (between logins), never at the colon: split(\":\") "
+             "gives it the user and the password as two logins. Pass the value as it is, or "
+             'env.list("FLOWER_BASIC_AUTH").', lesson=LOGIN_STEP)
     other = next((name for name, value in dotenv.items() if value == logins), None)
     if other:
         fail(observed, expected, f"That is {other} from your .env: read FLOWER_BASIC_AUTH "
