@@ -97,8 +97,9 @@ def test_valid_post_answers_at_once(project, celery_app, worker, client, slow_em
         fail(f"POST /feedback/ took {took:.1f} s, and the email was already sent when the "
              f"answer came: the view {view_name} still sends it itself while the visitor waits.",
              f"an answer in under {FAST} s, with the email sent later by a worker",
-             "In the view, call send_feedback_email_task.delay(email, message) instead of "
-             "send_feedback_email(...).", lesson=STEP_3)
+             "In the view, call send_feedback_email_task.delay(email, message): not "
+             "send_feedback_email(...), and not the task itself or its .apply(), which run it "
+             "right in the request.", lesson=STEP_3)
     if already_sent:
         fail(f"POST /feedback/ took {took:.1f} s: the view {view_name} waited for the worker "
              "to send the email before answering.",
@@ -119,7 +120,7 @@ def test_valid_post_answers_at_once(project, celery_app, worker, client, slow_em
     expect(len(mine) == 1, f"The view answered quickly, and published {len(mine)} "
            "send_feedback_email_task messages.",
            "exactly one send_feedback_email_task message on the broker", lesson=STEP_3)
-    posted["id"] = mine[0].id
+    posted["id"], posted["eta"] = mine[0].id, mine[0].headers.get("eta")
 
 
 # Before exercise 02 an invalid POST enqueues nothing either: this proves something only once
@@ -160,6 +161,11 @@ def test_worker_sends_one_email(slow_email, finished):
              "the task to run without an error and send one email",
              "Run `celery -A config worker -l info`, post the form, and read the error.",
              lesson="#step-4-run-the-worker-and-see-the-difference")
+    if not sent and ended is None and posted.get("eta"):
+        fail(f"No email arrived within {within:g} s of the POST: the view published "
+             f"send_feedback_email_task to run later (eta {posted['eta']}), so the worker "
+             "holds it until then.", "the worker to send the email as soon as it can",
+             "Drop countdown= (or eta=) from apply_async, or call .delay().", lesson=STEP_3)
     if not sent:
         fail(f"No email arrived within {within:g} s of the POST. "
              + (explain(ended, "send_feedback_email_task") if ended is None

@@ -53,6 +53,18 @@ WRONG = [
             ".Thread(target=__import__('feedback.emails').emails.send_feedback_email, "
             'args=(form.cleaned_data["email"], form.cleaned_data["message"])).start()')],
           "Exactly one email arrives", "from a thread the request started"),
+    Wrong("02", "the view runs the task in the request with .apply()",
+          [("feedback/views.py", DELAY_CALL, 'send_feedback_email_task.apply(args=('
+            'form.cleaned_data["email"], form.cleaned_data["message"]))')],
+          "redirects at once", "its .apply()"),
+    Wrong("02", "a plain function given a .delay of its own that calls it",
+          [("feedback/tasks.py", "@shared_task(ignore_result=True)\n", ""),
+           ("feedback/tasks.py", "", "\nsend_feedback_email_task.delay = send_feedback_email_task\n")],
+          "defines the task", "not a Celery task"),
+    Wrong("02", "the view enqueues with a countdown, so the email waits",
+          [("feedback/views.py", DELAY_CALL, 'send_feedback_email_task.apply_async(args=('
+            'form.cleaned_data["email"], form.cleaned_data["message"]), countdown=60)')],
+          "Exactly one email arrives", "to run later"),
     Wrong("02", "the view enqueues the task twice",
           [("feedback/views.py", DELAY_CALL, DELAY_CALL + "\n            " + DELAY_CALL)],
           "redirects at once", "published 2 send_feedback_email_task messages"),
@@ -91,6 +103,11 @@ def thanks(request):'''),
            ("feedback/views.py", "from django.shortcuts import redirect, render\n",
             "from celery import current_app\nfrom django.http import HttpResponseRedirect\n"
             "from django.shortcuts import redirect, render\nfrom django.urls import reverse\n")]),
+    Right("02", "a signature sent with .s(...).delay(), and a redirect to a path",
+          [("feedback/views.py", DELAY_CALL, 'send_feedback_email_task.s(form.cleaned_data['
+            '"email"], form.cleaned_data["message"]).delay()'),
+           ("feedback/views.py", 'return redirect("feedback:thanks")',
+            'return redirect("/feedback/thanks/")')]),
     Right("02", "delay_on_commit, and a keyword argument",
           [("feedback/views.py", DELAY_CALL,
             'send_feedback_email_task.delay_on_commit(form.cleaned_data["email"], '
