@@ -10,7 +10,7 @@ SEED ?=
 PART ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check watch hint solution doctor queue stage run flower broker test bench grade bench-grade gradescope screenshots clean
+.PHONY: help setup check watch hint solution doctor queue stage run flower broker test bench grade bench-grade gradescope screenshots diagrams clean
 
 help: ## List the targets
 	@echo "Encore: background tasks in Django with Celery and Redis"
@@ -82,6 +82,9 @@ $(VENV)/.browser: requirements-browser.txt $(VENV)/.installed
 
 screenshots: $(VENV)/.browser ## Take the lessons' and docs' screenshots again (needs Debian's chromium) [STAGES="3 4"]
 	@$(PY) scripts/screenshots.py $(STAGES)
+
+diagrams: $(VENV)/.browser ## Draw the lessons' Mermaid diagrams as SVG files (needs npm and chromium) [WRAP=1]
+	@$(PY) scripts/diagrams.py $(if $(WRAP),--wrap) $(if $(FORCE),--force)
 
 bench-grade: $(VENV)/.installed ## Measure grading a class built from the stages [SIZE=100 EXERCISES=01-08]
 	@$(PY) -m bench.grade $(if $(SIZE),--size $(SIZE)) $(if $(EXERCISES),--exercises $(EXERCISES))
