@@ -266,6 +266,11 @@ def test_retried_until_it_succeeds(project, runs, api):
            lesson="#step-1-say-which-errors-pass")
 
 
+def _words(items, joiner: str) -> str:
+    items = list(items)
+    return ", ".join(items[:-1]) + f" {joiner} {items[-1]}" if len(items) > 1 else items[0]
+
+
 def _held(what: str) -> str:
     return (f"(This check holds Python's random generator at the {what} of its range, so that "
             "jitter cannot hide the countdowns' growth.)")
@@ -307,13 +312,22 @@ def test_countdowns_have_jitter(project, api, watch, fake, runs):
            "the same retry, whatever the random generator says",
            lesson="#step-2-retry-with-backoff-and-jitter")
     bottom = probe.retries[0]
-    if abs(top - bottom) <= JITTER:
+    seen = [top, bottom]
+    # A generator of the project's own (random.Random()) is not held: its jitter is there, but
+    # two of its draws can fall close together. Two more probes tell it from no jitter at all.
+    for _ in range(2):
+        if max(seen) - min(seen) > JITTER:
+            break
+        again = watch.run(project, api, fake, {"probe": (503, 200)}, top=False)["probe"]
+        seen += again.retries[:1]
+    if max(seen) - min(seen) <= JITTER:
         task = watch.task
         off = (" retry_jitter=False switches Celery's jitter off."
                if getattr(task, "retry_backoff", False) and not getattr(task, "retry_jitter", True)
                else "")
         fail("This check ran the first retry with Python's random generator at the top and at "
-             f"the bottom of its range, and both times it asked for {top:g} s: the countdown has "
+             f"the bottom of its range, and each time it asked for "
+             f"{_words(sorted({f'{w:g} s' for w in seen}), 'or')}: the countdown has "
              f"no random part.{off}",
              "a random part in each countdown (jitter), so that tasks that failed together "
              "don't all retry at the same moment",

@@ -160,12 +160,31 @@ def fetch_spotify_genres(self, artist_id):
 
 def _old_fetch_spotify_genres(artist_id):
 '''
+WRONG += [
+    Wrong("09", "self.retry() without exc=, its MaxRetriesExceededError caught: SUCCESS at the end",
+          [("music/tasks.py", DECORATOR, MANUAL.replace(
+              "        raise self.retry(exc=exc, countdown=2 ** self.request.retries + "
+              "random.uniform(0, 1))\n    except (requests.ConnectionError",
+              "        try:\n            raise self.retry(countdown=2 ** self.request.retries + "
+              "random.uniform(0, 1))\n        except self.MaxRetriesExceededError:\n"
+              "            return []\n    except (requests.ConnectionError")),
+           ("music/tasks.py", "import requests\n", "import random\n\nimport requests\n")],
+          "FAILURE after 5 retries", "the lost genres look like a success"),
+]
+
+# Jitter from a generator of the project's own, which the check cannot hold: two of its draws
+# may fall close together, and the check then draws more before it says there is no jitter.
+OWN_RANDOM = MANUAL.replace("random.uniform(0, 1)", "JITTER.uniform(0, 1)").replace(
+    "@shared_task(bind=True", "JITTER = random.Random()\n\n\n@shared_task(bind=True")
 FIELD = "    playlist_not_found = models.BooleanField(default=False)\n"
 MIGRATION = "music/migrations/0003_artist_playlist_not_found.py"
 
 RIGHT = [
     Right("09", "bind=True and self.retry() with a countdown of 2**n plus random jitter",
           [("music/tasks.py", DECORATOR, MANUAL),
+           ("music/tasks.py", "import requests\n", "import random\n\nimport requests\n")]),
+    Right("09", "self.retry() with jitter from the project's own random.Random()",
+          [("music/tasks.py", DECORATOR, OWN_RANDOM),
            ("music/tasks.py", "import requests\n", "import random\n\nimport requests\n")]),
     Right("09", "autoretry_for RequestException with dont_autoretry_for a 404 exception",
           [("music/tasks.py", DECORATOR, DONT)]),
