@@ -2,9 +2,11 @@
 
 import json
 import re
+import sys
 import threading
 import time
 from contextlib import contextmanager
+from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
@@ -169,6 +171,35 @@ def _keys_holding(url, task_id):
                     and task_id.encode() in (db.get(key) or b"")):
                 found.append((urlsplit(db_url).path or "/0", key.decode(errors="replace"),
                               db.ttl(key)))
+    return found
+
+
+def _holds(value, task_id, depth=2) -> bool:
+    """Whether ``value`` is ``task_id``, an AsyncResult of it, or holds one (a dict, a list...)."""
+    if value == task_id or getattr(value, "id", None) == task_id:
+        return True
+    if depth <= 0 or isinstance(value, (str, bytes, ModuleType)) or callable(value):
+        return False  # modules, functions, classes and tasks: not where a lock lives
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+    else:
+        items = list(getattr(value, "__dict__", {}).values())
+    return any(_holds(item, task_id, depth - 1) for item in items[:1000])
+
+
+def _module_variables_holding(project, task_id):
+    """Module-level variables of the project's own modules that hold ``task_id``: where a lock
+    kept in a process's memory keeps the running rebuild's id ("search.tasks._running")."""
+    root = str(project.path)
+    found = []
+    for name, module in list(sys.modules.items()):
+        if not str(getattr(module, "__file__", "") or "").startswith(root):
+            continue
+        for variable, value in list(vars(module).items()):
+            if not variable.startswith("__") and _holds(value, task_id):
+                found.append(f"{name}.{variable}")
     return found
 
 
@@ -344,8 +375,18 @@ def test_one_rebuild_at_a_time(project, broker, client, settings, empty_db, publ
         first = _post(client, "The first POST /search/rebuild/")
         second = _post(client, "A second POST, while the first rebuild waits for the worker,")
         _judge_second_post(client, published, first, second, lesson)
+        in_redis = _keys_holding(broker.url, first)
+        in_memory = _module_variables_holding(project, first)
+        if in_memory and not in_redis:
+            fail(f"The running rebuild's id is kept in {', '.join(in_memory)}, a variable of "
+                 "this web process. In production several web processes (gunicorn's workers) "
+                 "answer requests, each with its own variables: a POST another process serves "
+                 "does not see it and starts a second rebuild.",
+                 "a lock every web process and every worker sees",
+                 "Keep the lock in Redis (redis-py's SET with nx=True and ex=seconds, or a "
+                 "CACHES backend on Redis), not in a process's memory.", lesson=lesson)
         # A lock found in Redis must expire: a worker that dies never releases it.
-        for db, key, ttl in _keys_holding(broker.url, first):
+        for db, key, ttl in in_redis:
             expect(ttl >= 0, f"The lock that holds the running rebuild's id ({key!r} in "
                    f"Redis database {db.strip('/') or 0}) has no expiry: if a worker dies "
                    "mid-rebuild, nothing ever deletes it, and no rebuild can start again.",
@@ -472,6 +513,16 @@ def test_failure_shows_message_not_traceback(project, client, settings, empty_db
            lesson="#step-4-when-a-task-fails")
 
 
+def _status_flags(client) -> list[str]:
+    """The true/false fields of the status JSON ("ready": result.ready(), say), if any."""
+    try:
+        body = json.loads(client.get(reverse("tasks:status", args=["encore-probe"])).content)
+    except Exception:  # no status URL, or no JSON: the other checks say so
+        return []
+    return [key for key, value in body.items() if isinstance(value, bool)] \
+        if isinstance(body, dict) else []
+
+
 def test_page_stops_polling(project, client, empty_db):
     """The page's script stops polling on every finished state and after a bounded time"""
     _, script, names = page_scripts(client, "/search/rebuild/")
@@ -482,13 +533,23 @@ def test_page_stops_polling(project, client, empty_db):
     expect(script.strip(), "The rebuild page loads no script that polls the status URL.",
            "static/rebuild.js, loaded by search/rebuild.html",
            lesson="#the-page-asks-how-it-goes")
-    # Either it names REVOKED (stopping on each finished state), or it lists the waiting
-    # states (["PENDING", "STARTED", ...]) and stops on anything else.
-    waits_on_names = re.search(r"""\[[^\]]*["']PENDING["'][^\]]*\]""", script) and re.search(
-        r"""\[[^\]]*["']STARTED["'][^\]]*\]""", script)
-    expect("REVOKED" in script or waits_on_names,
-           f"The page's script never mentions REVOKED, so a revoked rebuild (lesson 08's "
-           f"Revoke button) keeps it polling for ever. {looked}",
+    # Either it names every finished state, or it lists the waiting states (["PENDING",
+    # "STARTED", ...], or state !== "PENDING" && state !== "STARTED") and stops on anything
+    # else, or it reads a true/false field of the status JSON ("ready": result.ready()).
+    waits_on_names = all(
+        re.search(rf"""\[[^\]]*["']{state}["'][^\]]*\]""", script)
+        or re.search(rf"""!==?\s*["']{state}["']""", script) for state in ("PENDING", "STARTED"))
+    named = [state for state in FINISHED if re.search(rf"""["']{state}["']""", script)]
+    missing = [state for state in FINISHED if state not in named]
+    flags = _status_flags(client)
+    reads_flag = any(re.search(rf"""\.{flag}\b|\[\s*["']{flag}["']\s*\]""", script)
+                     for flag in flags)
+    what = {"FAILURE": "a failed rebuild", "SUCCESS": "a finished rebuild",
+            "REVOKED": "a revoked rebuild (lesson 08's Revoke button)"}
+    expect(not missing or waits_on_names or reads_flag,
+           f"The page's script never mentions {' or '.join(missing)}, so "
+           f"{' or '.join(what[state] for state in missing)} keeps it polling until it gives up. "
+           f"{looked}",
            "polling that stops on SUCCESS, FAILURE and REVOKED",
            lesson="#the-page-asks-how-it-goes")
     code = code_only(script)

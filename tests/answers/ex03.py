@@ -203,6 +203,30 @@ form.onsubmit = async (event) => {
 };
 '''
 
+_MEMORY_LOCK = '''_running = {"id": None}
+
+
+def start_rebuild():
+    """Start a rebuild unless one runs (remembered in this process's memory)."""
+    from celery.result import AsyncResult
+    if _running["id"] and not AsyncResult(_running["id"]).ready():
+        return _running["id"]
+    _running["id"] = rebuild_search_index.delay().id
+    return _running["id"]
+
+
+def _unused_start_rebuild():
+'''
+
+_ENDS = ('  } else if (answer.state === "FAILURE") {\n    finish(`The rebuild failed: ${answer.error}`);\n'
+         '  } else if (answer.state === "REVOKED") {\n'
+         '    finish("The rebuild was cancelled before it finished.");\n')
+
+# start_rebuild without its check that the key's rebuild still runs: a key nobody frees stays.
+_TRUSTS_THE_KEY = ("search/tasks.py",
+                   "        if not rebuild_search_index.AsyncResult(running).ready():\n"
+                   "            return running\n", "        return running\n")
+
 WRONG = [
     Wrong("03", "the task does not return the count",
           [("search/tasks.py", "return rebuild_index()", "rebuild_index()")],
@@ -264,6 +288,15 @@ WRONG = [
           [("static/rebuild.js", '  } else if (answer.state === "REVOKED") {\n'
             '    finish("The rebuild was cancelled before it finished.");\n', "")],
           "stops polling", "never mentions REVOKED"),
+    Wrong("03", "polling that never stops on FAILURE",
+          [("static/rebuild.js", '  } else if (answer.state === "FAILURE") {\n'
+            '    finish(`The rebuild failed: ${answer.error}`);\n', "")],
+          "stops polling", "never mentions FAILURE"),
+    Wrong("03", "a lock kept in a module variable of the web process",
+          [("search/tasks.py", "def start_rebuild():\n", _MEMORY_LOCK),
+           ("search/tasks.py", "        release(self.request.id)\n", "        pass\n"),
+           ("search/tasks.py", "        release(request.id)\n", "        pass\n")],
+          "While a rebuild runs", "search.tasks._running, a variable of this web process"),
     Wrong("03", "polling without a bound",
           [("static/rebuild.js", '  } else if (Date.now() > deadline) {\n    finish("No news of '
             'the rebuild for ten minutes. Reload the page later to see the index.");\n', "")],
@@ -291,6 +324,14 @@ RIGHT = [
            ("search/tasks.py", "", POSTRUN_RELEASE)]),
     Right("03", "polling with setInterval and a set of finished states",
           [_whole("static/rebuild.js", INTERVAL_JS)]),
+    Right("03", "polling that stops on a true/false field of the status JSON",
+          [("config/views.py", '"result": None}', '"result": None, "ready": result.ready()}'),
+           ("static/rebuild.js", _ENDS, "  } else if (answer.ready) {\n"
+            "    finish(`The rebuild ended: ${answer.error || answer.state}`);\n")]),
+    Right("03", "polling that goes on only while the state is not PENDING, STARTED or RETRY",
+          [("static/rebuild.js", _ENDS, '  } else if (answer.state !== "PENDING" && answer.state '
+            '!== "STARTED" && answer.state !== "RETRY") {\n'
+            "    finish(`The rebuild ended: ${answer.error || answer.state}`);\n")]),
     Right("03", "polling that waits only on listed states, for at most 600 polls",
           [_whole("static/rebuild.js", WHITELIST_JS)]),
 ]
