@@ -263,7 +263,8 @@ WRONG = [
             "task_id = rebuild_search_index.delay().id")],
           "While a rebuild runs", "started 2 rebuilds"),
     Wrong("03", "a lock that is never released",
-          [("search/tasks.py", "        release(self.request.id)\n", "        pass\n")],
+          [("search/tasks.py", "        release(self.request.id)\n", "        pass\n"),
+           _TRUSTS_THE_KEY],
           "While a rebuild runs", "the lock is never released"),
     Wrong("03", "a lock released when the task begins",
           [("search/tasks.py", "    try:\n        return rebuild_index()\n    finally:\n"
@@ -278,7 +279,8 @@ WRONG = [
           [_whole("search/tasks.py", CACHE_LOCK_TASKS)],
           "While a rebuild runs", "local-memory cache"),
     Wrong("03", "a revoked rebuild keeps the lock",
-          [("search/tasks.py", "@task_revoked.connect\n", "")],
+          [("search/tasks.py", "@task_revoked.connect\n", ""),
+           _TRUSTS_THE_KEY],
           "A revoked rebuild", "revoked before it starts never runs"),
     Wrong("03", "the status endpoint crashes on a revoked task",
           [("config/views.py", "    if result.successful():",
@@ -304,6 +306,10 @@ WRONG = [
 ]
 
 RIGHT = [
+    Right("03", "no revoke receiver: the next POST frees the key of a finished rebuild",
+          [("search/tasks.py", "@task_revoked.connect\n", "")]),
+    Right("03", "no release in the task: the next POST frees the key of a finished rebuild",
+          [("search/tasks.py", "        release(self.request.id)\n", "        pass\n")]),
     Right("03", "a cache.add lock on a Redis cache",
           [_whole("search/tasks.py", CACHE_LOCK_TASKS),
            ("config/settings.py", "", REDIS_CACHE)]),

@@ -33,9 +33,13 @@ def start_rebuild():
     # SET ... NX sets the key only if nobody holds it: of two requests, exactly one wins.
     while not connection.set(LOCK, task_id, nx=True, ex=LOCK_EXPIRES):
         running = connection.get(LOCK)
-        if running is not None:
+        if running is None:
+            continue  # The running rebuild ended between the two commands: try again.
+        if not rebuild_search_index.AsyncResult(running).ready():
             return running
-        # The running rebuild ended between the two commands: try to take the key again.
+        # That rebuild has finished but kept the key (a worker running older code, or one
+        # that did not know the task): free the key, then try to take it.
+        release(running)
     rebuild_search_index.apply_async(task_id=task_id)
     return task_id
 
