@@ -193,8 +193,13 @@ def test_message_is_json_with_the_id(project):
            and _is_the_id(message.args[0], artist.pk)
            or set(message.kwargs) == {"artist_id"} and not message.args
            and _is_the_id(message.kwargs["artist_id"], artist.pk),
-           f"The new artist's id is {artist.pk}, and the task was called with ({arguments}).",
+           f"The new artist's id is {artist.pk}, and the task was called with ({arguments})"
+           + (": the artist had no id yet, so it was enqueued before the artist was saved "
+              "(form.save(commit=False)?)." if None in [*message.args, *message.kwargs.values()]
+              else "."),
            f"fetch_spotify_genres.delay({artist.pk}) (or artist_id={artist.pk})",
+           "Enqueue after the artist is saved, with its id." if None in
+           [*message.args, *message.kwargs.values()] else None,
            lesson="#step-1-a-task-that-takes-an-id")
     expect(seen is not None, "The worker did not take the message within 5 s.",
            "the worker to receive it at once")

@@ -30,6 +30,12 @@ WRONG = [
            ("music/tasks.py", "def fetch_spotify_genres(artist_id):",
             "def fetch_spotify_genres(artist_id, playlist_url=None):")],
           "its only argument is the artist's id", "the task was called with"),
+    Wrong("04", "the task is enqueued before the artist is saved (form.save(commit=False))",
+          [("music/views.py", "            artist = form.save()\n",
+            "            artist = form.save(commit=False)\n            if artist.spotify_playlist_url:\n"
+            "                fetch_spotify_genres.delay(artist.pk)\n            artist.save()\n"),
+           ("music/views.py", "                fetch_spotify_genres.delay_on_commit(artist.pk)\n", "")],
+          "its only argument is the artist's id", "the artist had no id yet"),
     Wrong("04", "the task raises on the worker",
           [("music/tasks.py", "    artist = Artist.objects.filter(pk=artist_id).first()\n",
             "    artist = Artist.objects.get(id=artist_id, name=artist_id)\n")],
