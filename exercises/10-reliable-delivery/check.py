@@ -3,8 +3,10 @@
 The first check runs with no worker at all: the feedback messages must wait in the broker. The
 worker starts in the second check, which looks into Redis while each task begins: with late
 acknowledgement its message is still there, in kombu's ``unacked`` hash. The congratulations
-task is then given the same message twice, in this worker, and once more in a new process (a
-restarted worker), where memory kept in the worker process is gone.
+task is then given the same message twice, in this worker; once while its first run is sending
+the email (a second worker that got it after the visibility timeout: a check-then-act gap sends
+two); and once more in a new process (a restarted worker), where memory kept in the worker
+process is gone.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ WITHIN = 5.0  # seconds the worker may take to end what it was given
 ACKED_WITHIN = 2.0  # seconds the worker may take to acknowledge a task that has ended
 MIN_VISIBILITY = 600  # seconds: the longest retry wait of exercise 09 (retry_backoff_max)
 RESTART_LIMIT = 15.0  # seconds the new worker process may take
+RACE_WAIT = 1.0  # seconds an email waits for the same message, run at the same time elsewhere
 SETTING = {"task_acks_late": "CELERY_TASK_ACKS_LATE",
            "task_reject_on_worker_lost": "CELERY_TASK_REJECT_ON_WORKER_LOST",
            "worker_prefetch_multiplier": "CELERY_WORKER_PREFETCH_MULTIPLIER",
@@ -152,6 +155,38 @@ class _DyingMailServer(CapturingBackend):
             type(self).victim = None
             raise WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL), sent by the "
                                   "checker while the task was sending its email.")
+        return super().send_messages(messages)
+
+
+class _RacingMailServer(CapturingBackend):
+    """The harness's mail backend, except that while the worker sends the email of one album,
+    the same message runs again in another thread (a second worker, given the message by Redis
+    once the visibility timeout passed), which this email waits for, RACE_WAIT s at most."""
+
+    title: str | None = None  # the album whose first email starts the race
+    duplicate = None  # the second run: {"thread", "result"}
+
+    def send_messages(self, messages):
+        from celery import current_task
+
+        cls = type(self)
+        if cls.title and current_task and any(cls.title in m.subject for m in messages):
+            cls.title = None
+            request = current_task.request
+            task, args, kwargs, task_id = (current_task._get_current_object(), request.args,
+                                           request.kwargs, request.id)
+            run = cls.duplicate = {}
+
+            def again():
+                from django.db import connection
+                try:
+                    run["result"] = task.apply(args=args, kwargs=kwargs, task_id=task_id)
+                finally:
+                    connection.close()
+
+            run["thread"] = threading.Thread(target=again, name="second-worker", daemon=True)
+            run["thread"].start()
+            run["thread"].join(RACE_WAIT)  # a claim held by this run keeps the other waiting
         return super().send_messages(messages)
 
 
@@ -381,7 +416,7 @@ def _redeliver(task, messages):
         task.apply_async(args=message.args, kwargs=message.kwargs, task_id=message.id)
 
 
-def test_same_message_twice_sends_one_email(project, celery_app, worker, runs, finished,
+def test_same_message_twice_sends_one_email(project, celery_app, worker, runs, finished, settings,
                                            published, outbox, fake):
     """The same congratulations message delivered twice sends one email; each album gets one"""
     from django.db import transaction
@@ -429,6 +464,43 @@ def test_same_message_twice_sends_one_email(project, celery_app, worker, runs, f
              "and send only if it changed a row.", lesson=STEP_IDEMPOTENT)
     _each_album_once(albums, again, twice, "after its message came twice")
     delivered.update(messages=messages, albums=albums)
+    _same_message_at_once(project, settings, finished, published, outbox, once, fake)
+
+
+def _same_message_at_once(project, settings, finished, published, outbox, artist, fake):
+    """Fail if the same message, run by two workers at once, sends two emails."""
+    from django.db import transaction
+
+    from music.models import Album
+
+    title = fake.title()
+    _RacingMailServer.title, _RacingMailServer.duplicate = title, None
+    settings(EMAIL_BACKEND=f"{__name__}._RacingMailServer")
+    before = len(outbox.sent)
+    try:
+        with transaction.atomic():
+            album = Album.objects.create(artist=artist, title=title)
+        message = next((m for m in published.of(TASK) if _album_id(m) == str(album.pk)), None)
+        if message is not None:
+            finished.wait([message.id], WITHIN)
+        run = _RacingMailServer.duplicate
+        if run:
+            run["thread"].join(WITHIN)
+    finally:
+        _RacingMailServer.title = None
+    if not run:
+        return  # no email at all: the other checks say why
+    emails = [e for e in outbox.sent[before:] if title in e.message.subject]
+    expect(len(emails) <= 1, f"While the worker sent the email for {title!r}, another worker "
+           "ran the same message (as Redis hands it on when the visibility timeout passes), and "
+           f"{len(emails)} emails went out: each run checked that the album was not "
+           "congratulated yet, before either of them had recorded it.",
+           "one email: the album claimed in one step, before sending, so that a second run "
+           "at the same moment finds it taken",
+           "Check-then-act has a gap: replace `if album.congratulated_at ...` then save() "
+           "with a conditional UPDATE, Album.objects.filter(pk=album_id, "
+           "congratulated_at__isnull=True).update(...), and send only if it changed a row.",
+           lesson=STEP_IDEMPOTENT)
 
 
 def _each_album_once(albums, emails, shared_artist, when):

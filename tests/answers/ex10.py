@@ -73,6 +73,12 @@ WRONG = [
                   '    if not cache.add(f"congratulated-{album_id}", True, None):\n'
                   "        return\n")],
           "After a restart", "lives in the worker's memory"),
+    Wrong("10", "check-then-act: the flag read first, and saved after the email",
+          [_claim("    if album.congratulated_at:\n        return  # congratulated already\n"),
+           (TASKS, "            recipient_list=[artist.email],\n        )\n",
+            "            recipient_list=[artist.email],\n        )\n"
+            "        album.congratulated_at = timezone.now()\n        album.save()\n")],
+          "delivered twice sends one email", "Check-then-act has a gap"),
     Wrong("10", "idempotency per artist: a second album by the same artist gets nothing",
           [(TASKS, CLAIM, "    if Album.objects.filter(artist=artist, congratulated_at__isnull="
             "False).exists():\n        return  # congratulated already\n" + CLAIM)],
