@@ -1,7 +1,10 @@
 """Exercise 08 · Watch the workers with Flower."""
 
 import re
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 from celery.states import READY_STATES as states_ready
 
@@ -173,8 +176,12 @@ def test_started_state(project, celery_app, worker):
 
 # -- Flower's login ---------------------------------------------------------------------------
 
-def _config(project, flower):
-    """Load the project's flowerconfig.py into the running Flower; return its logins."""
+def _config(project, flower, alone: bool = False):
+    """Load the project's flowerconfig.py into the running Flower; return its logins.
+
+    ``alone``: load a copy of it from an empty folder, where no .env lies beside it, as on a
+    server that was never given one.
+    """
     from grader.harness.flower import FlowerConfigError
 
     path = project.path / "flowerconfig.py"
@@ -188,10 +195,13 @@ def _config(project, flower):
            "Flower reads variables from the real environment only, never from .env: the "
            "config file is where .env's login reaches it.", lesson=LOGIN_STEP)
     flower.options.basic_auth = []  # what the file sets, and nothing else
-    try:
-        flower.load_config(path)
-    except FlowerConfigError as exc:
-        return exc
+    with tempfile.TemporaryDirectory(prefix="flowerconfig-alone-") as folder:
+        if alone:
+            path = Path(shutil.copy(path, folder))
+        try:
+            flower.load_config(path)
+        except FlowerConfigError as exc:
+            return exc
     return [login for login in flower.options.basic_auth or [] if login]
 
 
@@ -260,12 +270,13 @@ def test_config_reads_login(project, flower, monkeypatch):
 def test_config_without_login(project, flower, monkeypatch):
     """Without FLOWER_BASIC_AUTH, flowerconfig.py stops Flower: no default login, never open"""
     monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
-    logins = _config(project, flower)
+    # A copy, away from the project's .env: a .env holding the login would hide a default.
+    logins = _config(project, flower, alone=True)
     if isinstance(logins, Exception):
         return  # `celery flower` stops on this error: no Flower without a login
     in_dotenv = _dotenv(project).get("FLOWER_BASIC_AUTH")
     if in_dotenv and logins == [s.strip() for s in in_dotenv.split(",")]:
-        return  # read from the project's .env: right (and this check cannot unset it)
+        return  # the project's .env, found by its own path (settings' BASE_DIR...): right
     expect(logins, "With FLOWER_BASIC_AUTH unset, flowerconfig.py loads and sets no login: "
            "Flower would start open to anyone.",
            "flowerconfig.py to fail when FLOWER_BASIC_AUTH is missing, so Flower never starts "

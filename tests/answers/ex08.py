@@ -89,9 +89,24 @@ WRONG = [
     Wrong("08", "an empty login when FLOWER_BASIC_AUTH is unset",
           [("flowerconfig.py", LOGIN, 'basic_auth = env.list("FLOWER_BASIC_AUTH", default=[])')],
           "no default login", "Flower would start open to anyone"),
+    # As lesson 08 says to: the login in .env. The defaults above must still show.
+    Wrong("08", "a default login, with the login in .env as the lesson says",
+          [(".env", "", "SECRET_KEY=not-a-secret\nFLOWER_BASIC_AUTH=encore:from-dotenv\n"),
+           ("flowerconfig.py", LOGIN,
+            'basic_auth = env.list("FLOWER_BASIC_AUTH", default=["admin:admin"])')],
+          "no default login", "a default written in the file"),
+    Wrong("08", "an empty login, with the login in .env as the lesson says",
+          [(".env", "", "FLOWER_BASIC_AUTH=encore:from-dotenv\n"),
+           ("flowerconfig.py", LOGIN, 'basic_auth = env.list("FLOWER_BASIC_AUTH", default=[])')],
+          "no default login", "Flower would start open to anyone"),
 ]
 
 RIGHT = [
+    Right("08", "the login in .env, read by a path from the settings' BASE_DIR",
+          [(".env", "", "FLOWER_BASIC_AUTH=encore:from-dotenv\n"),
+           ("flowerconfig.py", "if ENV_FILE.exists():\n    environ.Env.read_env(ENV_FILE)\n",
+            "from config.settings import BASE_DIR\n\n"
+            "environ.Env.read_env(BASE_DIR / \".env\")\n")]),
     Right("08", "os.environ in flowerconfig.py, and a comma-separated string",
           [("flowerconfig.py", LOGIN, 'basic_auth = os.environ["FLOWER_BASIC_AUTH"]'),
            IMPORT_OS]),
