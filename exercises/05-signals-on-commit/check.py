@@ -141,7 +141,8 @@ def _the_email_for(album, sent, finished):
            f"a body that contains {artist.name!r}", lesson=STEP_1)
     expect(mine[0].thread in finished.threads, "The email was sent right inside the code that "
            "saved the album, not by the worker.", "the worker to send it, through the task",
-           "In the receiver, enqueue send_album_congratulations; don't call send_mail.",
+           "In the receiver, enqueue send_album_congratulations with .delay(); don't call "
+           "send_mail, nor the task itself or its .apply().",
            lesson=STEP_2)
 
 
@@ -191,7 +192,8 @@ def test_orm_album_sends_one_email(project, celery_app, worker, outbox, publishe
     early = [s for s in outbox.sent if s.thread not in finished.threads]
     expect(not early, "The email was sent right inside Album.objects.create(), not by a worker.",
            "a send_album_congratulations message; the worker sends the email",
-           "In the receiver, enqueue the task; don't call send_mail.", lesson=STEP_2)
+           "In the receiver, enqueue the task with .delay(); don't call send_mail, nor the "
+           "task itself or its .apply(), which run it right there.", lesson=STEP_2)
     if not messages:
         if not views_loaded and _urls_make_it_work(fake, published):
             fail("Creating an Album published no send_album_congratulations message until "
@@ -223,6 +225,13 @@ def test_orm_album_sends_one_email(project, celery_app, worker, outbox, publishe
            + _why_more_than_one(Album, len(messages)), "exactly one", lesson=STEP_3)
     carried = [*messages[0].args, *messages[0].kwargs.values()]
     plain = all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in carried)
+    if None in carried:
+        fail(f"The new album's id is {album.pk}, and the message carries {carried}: the album "
+             "had no id yet when its id was read, so the task was enqueued before the album "
+             "was saved (a pre_save receiver? on_commit outside a transaction runs at once).",
+             f"send_album_congratulations.delay({album.pk}): the album's id",
+             "Enqueue from a post_save receiver (created is True), with instance.pk.",
+             lesson=STEP_2)
     expect(_album_id(messages[0]) == str(album.pk) and plain,
            f"The new album's id is {album.pk}, and the message carries {carried}"
            + ("." if plain else ": a model instance, which JSON cannot carry (kombu raises "
