@@ -60,6 +60,16 @@ def _start(fake) -> datetime:
 @needs(test_schedule_entry)
 def test_beat_sends_it_every_24_hours(celery_app, beat, fake):
     """Beat sends it 24 hours after it starts, not before, then once a day"""
+    from celery.schedules import crontab
+
+    schedule = ((celery_app.conf.beat_schedule or {}).get(ENTRY) or {}).get("schedule")
+    if isinstance(schedule, crontab):
+        fail(f"The entry's schedule is a crontab ({schedule}): it runs at a time of day, "
+             "whenever beat started, so the first reminder can come minutes after a deploy.",
+             "an interval: \"schedule\": timedelta(hours=24), which runs 24 hours after beat "
+             "starts, then every 24 hours",
+             "Crontab schedules are for fixed times (lesson 07's Monday digest).",
+             lesson="#step-3-a-schedule-entry-every-24-hours")
     start = _start(fake)
     clock = beat(start)
 
@@ -275,7 +285,8 @@ def test_emails_inactive_artists_once(project, celery_app, worker, empty_db, out
              "the 30 days counted back from timezone.now(), read each time the task runs",
              "Compute the cutoff inside the task: a value computed when the module is imported "
              "(at the top of tasks.py, or as a default argument) stays the same for weeks on a "
-             "worker. Read the time with django.utils.timezone.now().", lesson=TASK_LESSON)
+             "worker. Read the time with django.utils.timezone.now() (this check sets its "
+             "clock, and datetime.now()'s, but not time.time()'s).", lesson=TASK_LESSON)
     _judge(counts, now, lesson=TASK_LESSON,
            hint_missing=RULE + " Compare with exactly timedelta(days=30), using the newest album.",
            hint_extra=RULE + ' Count from the newest album: Max("albums__created_at"), and '
