@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _datetime
 import os
 import sys
+import time as _time
 import types
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -107,7 +108,8 @@ class ProjectClock:
     It replaces ``django.utils.timezone.now`` (what ``auto_now_add`` and ``timezone.now()``
     read), and, in each module loaded from the project's folder, the names bound to that
     function, to ``datetime.datetime``, ``datetime.date`` or the ``datetime`` module, so
-    ``from django.utils.timezone import now`` and ``datetime.now(UTC)`` see the same clock;
+    ``from django.utils.timezone import now``, ``datetime.now(UTC)`` and ``time.time()`` see the
+    same clock;
     the ``datetime`` module's own names too, for imports made inside a function.
     Django's ``Now()`` expression reads this clock too (it becomes a parameter instead of the
     database's own CURRENT_TIMESTAMP), so ``.update(last_reminded_at=Now())`` is judged like
@@ -165,13 +167,29 @@ class ProjectClock:
         module = types.ModuleType("datetime", _datetime.__doc__)
         module.__dict__.update(_datetime.__dict__)
         module.datetime, module.date = FakeDatetime, FakeDate
+        # time.time() too, in the project's modules only (Celery's own timers keep the real
+        # one): `datetime.fromtimestamp(time.time(), UTC)` is another way to read "now".
+        def clock_time():
+            return clock.now.timestamp()
+
+        def clock_time_ns():
+            return int(clock.now.timestamp() * 1_000_000_000)
+
+        time_module = types.ModuleType("time", _time.__doc__)
+        time_module.__dict__.update(_time.__dict__)
+        time_module.time, time_module.time_ns = clock_time, clock_time_ns
         swap = {id(real_now): now, id(_datetime.datetime): FakeDatetime,
-                id(_datetime.date): FakeDate, id(_datetime): module}
+                id(_datetime.date): FakeDate, id(_datetime): module, id(_time): time_module,
+                id(_time.time): clock_time, id(_time.time_ns): clock_time_ns}
         self._replace(django_timezone, "now", now)
         self._clock_now_expression(now)
         # For `from datetime import datetime` run inside a function, while the clock is open.
         self._replace(_datetime, "datetime", FakeDatetime)
         self._replace(_datetime, "date", FakeDate)
+        # And for `import time` run inside a function: that import reads sys.modules. Modules
+        # imported earlier (Celery's, kombu's) keep the real module, and its monotonic() and
+        # sleep() are the real ones in this one.
+        self._replace_item(sys.modules, "time", time_module)
         for loaded in list(sys.modules.values()):
             if self._in_project(loaded):
                 for name, value in list(vars(loaded).items()):
@@ -181,7 +199,10 @@ class ProjectClock:
 
     def __exit__(self, *exc) -> None:
         for target, name, value in reversed(self._undo):
-            setattr(target, name, value)
+            if isinstance(target, dict):
+                target[name] = value
+            else:
+                setattr(target, name, value)
         self._undo.clear()
 
     def _clock_now_expression(self, now) -> None:
@@ -197,6 +218,10 @@ class ProjectClock:
     def _replace(self, target, name: str, value) -> None:
         self._undo.append((target, name, getattr(target, name)))
         setattr(target, name, value)
+
+    def _replace_item(self, mapping: dict, key: str, value) -> None:
+        self._undo.append((mapping, key, mapping[key]))
+        mapping[key] = value
 
     def _in_project(self, module) -> bool:
         file = getattr(module, "__file__", None)

@@ -171,7 +171,17 @@ WRONG = [
           "reminds again after", "reminded 29 days 23 h ago"),
 ]
 
+_NOW = "    now = timezone.now()  # read on every run: a worker runs for weeks"
 RIGHT = [
+    Right("06", "now from time.time(), imported at the top of tasks.py",
+          [("music/tasks.py", _NOW,
+            "    now = datetime.fromtimestamp(time.time(), tz=dt_timezone.utc)"),
+           ("music/tasks.py", "from celery import shared_task",
+            "import time\nfrom datetime import datetime, timezone as dt_timezone\n\n"
+            "from celery import shared_task")]),
+    Right("06", "now from time.time(), imported inside the task",
+          [("music/tasks.py", _NOW, "    import time\n    from datetime import datetime, "
+            "timezone as tz\n    now = datetime.fromtimestamp(time.time(), tz=tz.utc)")]),
     Right("06", "a number of seconds for the schedule, a float expires",
           [("config/settings.py", EVERY_DAY, '"schedule": 86400.0,'),
            ("config/settings.py", EXPIRES, '        "options": {"expires": 3600.0},\n')]),
