@@ -16,6 +16,7 @@ import logging
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import pytest
@@ -36,6 +37,7 @@ class Call:
     error: BaseException | None = None
     records: list = field(default_factory=list)  # (level, logger, message)
     printed: str = ""
+    warned: list = field(default_factory=list)  # messages given to warnings.warn()
 
     def runs(self, token) -> list[int]:
         return [thread for t, thread in ran if t == token]
@@ -106,12 +108,14 @@ def _call(task, marker) -> Call:
     root.addHandler(handler)
     caller = threading.Thread(target=go, name="check-12-caller", daemon=True)
     try:
-        with contextlib.redirect_stdout(printed):
+        with contextlib.redirect_stdout(printed), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             caller.start()
             caller.join(GIVE_UP)
     finally:
         root.removeHandler(handler)
     call.printed = printed.getvalue()
+    call.warned = [str(w.message) for w in caught]
     return call
 
 
@@ -178,6 +182,43 @@ def _named(call: Call) -> list[tuple[int, str, str]]:
             and not r[1].startswith(_THEIRS)]
 
 
+def _in_fallback(exc: BaseException, root) -> bool:
+    """Whether ``exc`` came from the student's own except branch: raised while handling an
+    exception that had reached their code (kombu's OperationalError, raised while kombu
+    handles redis-py's error, is not)."""
+    from grader.harness.tracebacks import student_frames
+
+    handled, seen = exc.__context__, set()
+    while handled is not None and id(handled) not in seen:
+        if student_frames(handled.__traceback__, root):
+            return True
+        seen.add(id(handled))
+        handled = handled.__context__
+    return False
+
+
+def _fallback_traceback(exc: BaseException, root) -> tuple[str, bool]:
+    """The exception with its frames in the student's files, a line repeated over and over
+    (a fallback that calls itself) shown once; and whether there was such a loop."""
+    from grader.harness.tracebacks import format_frames, student_frames
+
+    frames, runs = [], []
+    for frame in student_frames(exc.__traceback__, root):
+        if frames and (frame.filename, frame.lineno) == (frames[-1].filename, frames[-1].lineno):
+            runs[-1] += 1
+        else:
+            frames.append(frame)
+            runs.append(1)
+    lines = []
+    for frame, count in zip(frames, runs):
+        lines.append(format_frames([frame], root))
+        if count > 1:
+            lines.append(f"  [the same line {count - 1} more times]")
+    last = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+    return ("Traceback (your files only):\n" + "\n".join(lines) + f"\n{last}",
+            max(runs, default=0) > 3)
+
+
 def _what_it_raised(call: Call) -> str:
     exc = call.error
     return f"{type(exc).__module__}.{type(exc).__name__}: {str(exc).strip()[:200]}"
@@ -220,7 +261,7 @@ def test_broker_up_nothing_changes(probe, worker, published, fake):
            else "", "no warning when all is well", lesson="#step-2-the-run_task-decorator")
 
 
-def _judge_fallback(call: Call, marker: str, what: str, lesson: str) -> None:
+def _judge_fallback(call: Call, marker: str, what: str, lesson: str, root) -> None:
     if call.took is None:
         fail(f"With {what}, .delay() had not returned after {GIVE_UP:g} s: sending keeps "
              "retrying, or waits for a connection that never comes, while the visitor waits.",
@@ -228,6 +269,14 @@ def _judge_fallback(call: Call, marker: str, what: str, lesson: str) -> None:
              "Bound the wait in config/settings.py: CELERY_TASK_PUBLISH_RETRY_POLICY with a "
              "low max_retries, and socket_connect_timeout in CELERY_BROKER_TRANSPORT_OPTIONS"
              " (broker_connection_timeout is for RabbitMQ only).", lesson=lesson)
+    if call.error is not None and _in_fallback(call.error, root):
+        shown, looped = _fallback_traceback(call.error, root)
+        fail(f"With {what}, sending failed, and then run_task's except branch raised in "
+             f"turn:\n{shown}",
+             "the except branch to run the task here: return task.apply(args, kwargs)",
+             "The fallback calls itself, over and over: calling .delay() or apply_async() "
+             "again while the broker is down only fails again." if looped else None,
+             lesson="#step-2-the-run_task-decorator")
     if call.error is not None:
         exc = call.error
         fail(f"With {what}, .delay() raised {_what_it_raised(call)} after {call.took:.1f} s, "
@@ -256,6 +305,9 @@ def _judge_fallback(call: Call, marker: str, what: str, lesson: str) -> None:
                     f"{anything[0][2][:160]!r}")
         elif probes["name"] in call.printed or probes["short"] in call.printed:
             seen = "it was printed, and print() is not a log: nobody's alerting sees it"
+        elif any(probes["name"] in w or probes["short"] in w for w in call.warned):
+            seen = ("it went to warnings.warn(), which is for programmers' mistakes, not a log "
+                    "at WARNING: the server's logging, and its alerts, never see it")
         else:
             seen = "nothing was logged about it"
         fail(f"With {what}, the task ran here, and {seen}.",
@@ -273,22 +325,22 @@ def _judge_fallback(call: Call, marker: str, what: str, lesson: str) -> None:
 
 @timed
 @needs(test_broker_up_nothing_changes)
-def test_broker_down_runs_here(probe, celery_app, fake):
+def test_broker_down_runs_here(project, probe, celery_app, fake):
     """With the broker unreachable, .delay() runs the task here within 2 s, with a WARNING"""
     for refused, what in ((True, "the broker stopped (connection refused)"),
                           (False, "the broker unreachable (connecting hangs)")):
         marker = f"down-{fake.token(8)}"
         with _redis_unreachable(celery_app, results_too=False, refused=refused):
             call = _call(probe, marker)
-        _judge_fallback(call, marker, what, "#step-1-give-up-quickly")
+        _judge_fallback(call, marker, what, "#step-1-give-up-quickly", project.path)
 
 
 @timed
 @needs(test_broker_down_runs_here)
-def test_whole_redis_down_runs_here(probe, celery_app, fake):
+def test_whole_redis_down_runs_here(project, probe, celery_app, fake):
     """With all of Redis unreachable, results included, the same, within 2 s"""
     marker = f"gone-{fake.token(8)}"
     with _redis_unreachable(celery_app, results_too=True):
         call = _call(probe, marker)
     _judge_fallback(call, marker, "the whole Redis unreachable (the result backend too)",
-                    "#the-result-backend-is-on-the-same-redis")
+                    "#the-result-backend-is-on-the-same-redis", project.path)
