@@ -174,6 +174,10 @@ def _keys_holding(url, task_id):
     return found
 
 
+# Seconds a lock must still have to live when a rebuild has just started: a minute, at least.
+LOCK_AT_LEAST = 55
+
+
 def _holds(value, task_id, depth=2) -> bool:
     """Whether ``value`` is ``task_id``, an AsyncResult of it, or holds one (a dict, a list...)."""
     if value == task_id or getattr(value, "id", None) == task_id:
@@ -393,6 +397,14 @@ def test_one_rebuild_at_a_time(project, broker, client, settings, empty_db, publ
                    "a lock that expires a while after the longest rebuild",
                    "SET with nx=True and ex=seconds, or cache.add(key, id, timeout=seconds).",
                    lesson=lesson)
+            expect(ttl < 0 or ttl >= LOCK_AT_LEAST,
+                   f"The lock that holds the running rebuild's id ({key!r} in Redis database "
+                   f"{db.strip('/') or 0}) expires after {ttl} s: a rebuild of a few hundred "
+                   "albums (0.5 s each) takes minutes, and once the key has expired, the next "
+                   "POST starts a second rebuild beside the first.",
+                   "a lock that expires a while after the longest rebuild (minutes, not "
+                   "seconds)", "Give the key the rebuild's time limit plus a margin: "
+                   "time_limit=10 * 60 on the task, and ex=11 * 60 on the key.", lesson=lesson)
         if hold.let_it_begin():
             midway = _post(client, "A POST while the rebuild writes its entries")
             expect(midway == first and len(published.of(TASK)) == 1,
