@@ -126,13 +126,18 @@ def _compare(argv: list[str]) -> int:
     except (BenchError, StageError) as exc:
         print(f"The bench could not compare: {exc}", file=sys.stderr)
         return 1
+    _print_table(lines, "one run on this machine, both sides taking turns")
+    return 0
+
+
+def _print_table(lines: list[str], how: str, *notes: str) -> None:
     _say("")
-    _say(f"Encore bench · Python {platform.python_version()} · {os.cpu_count()} CPUs · "
-         "one run on this machine, both sides taking turns")
+    _say(f"Encore bench · Python {platform.python_version()} · {os.cpu_count()} CPUs · {how}")
+    for note in notes:
+        _say(note)
     _say("")
     for line in lines:
         _say(line)
-    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -166,14 +171,9 @@ def main(argv: list[str]) -> int:
     except (BenchError, StageError) as exc:
         print(f"The bench could not measure: {exc}", file=sys.stderr)
         return 1
-    _say("")
-    _say(f"Encore bench · Python {platform.python_version()} · {os.cpu_count()} CPUs · "
-         "one run on this machine")
-    _say("Machines are noisy: compare figures taken on the same machine, and run it again "
-         "before trusting a small change.")
-    _say("")
-    for line in lines:
-        _say(line)
+    _print_table(lines, "one run on this machine",
+                 "Machines are noisy: compare figures taken on the same machine, and run it "
+                 "again before trusting a small change.")
     if drawn:
         python = f"{sys.version_info.major}.{sys.version_info.minor}"
         try:
