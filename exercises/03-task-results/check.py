@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.urls import NoReverseMatch, reverse
 
 from grader.harness import expect, fail, guard, needs, timed
-from grader.harness.page import code_only, no_comments, page_scripts
+from grader.harness.page import code_only, names_state, no_comments, page_scripts, waits_on
 
 PER_ALBUM = 0.25  # seconds SEARCH_INDEX_DELAY makes each album take
 FAST = 0.5  # seconds a view may take to answer
@@ -545,13 +545,12 @@ def test_page_stops_polling(project, client, empty_db):
     expect(script.strip(), "The rebuild page loads no script that polls the status URL.",
            "static/rebuild.js, loaded by search/rebuild.html",
            lesson="#the-page-asks-how-it-goes")
-    # Either it names every finished state, or it lists the waiting states (["PENDING",
-    # "STARTED", ...], or state !== "PENDING" && state !== "STARTED") and stops on anything
-    # else, or it reads a true/false field of the status JSON ("ready": result.ready()).
-    waits_on_names = all(
-        re.search(rf"""\[[^\]]*["']{state}["'][^\]]*\]""", script)
-        or re.search(rf"""!==?\s*["']{state}["']""", script) for state in ("PENDING", "STARTED"))
-    named = [state for state in FINISHED if re.search(rf"""["']{state}["']""", script)]
+    # Either it names every finished state, or it names the waiting states as the only ones
+    # to poll again on (["PENDING", "STARTED"], state !== "PENDING" && ..., state === "PENDING"
+    # || state === "STARTED", a switch's cases, state in WAITING) and stops on anything else,
+    # or it reads a true/false field of the status JSON ("ready": result.ready()).
+    waits_on_names = waits_on(script, ("PENDING",), ("STARTED",))
+    named = [state for state in FINISHED if names_state(script, state)]
     missing = [state for state in FINISHED if state not in named]
     flags = _status_flags(client)
     reads_flag = any(re.search(rf"""\.{flag}\b|\[\s*["']{flag}["']\s*\]""", script)

@@ -13,7 +13,7 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 
 from grader.harness import expect, fail, guard, needs
-from grader.harness.page import code_only, no_comments, page_scripts
+from grader.harness.page import code_only, no_comments, page_scripts, waits_on
 
 PER_ALBUM = 0.01  # seconds SEARCH_INDEX_DELAY makes each album take
 TASK = "search.tasks.rebuild_search_index"
@@ -469,8 +469,7 @@ def test_page_shows_a_progress_bar(project, client, empty_db):
     expect(reads, f"The page's script never reads \"progress\" or \"percent\" from the status "
            f"answer. {looked}", "the bar's value set from answer.progress.percent",
            lesson=lesson)
-    waits_on_names = re.search(r"""\[[^\]]*["']PENDING["'][^\]]*\]""", text) and re.search(
-        r"""\[[^\]]*["'](?:STARTED|PROGRESS)["'][^\]]*\]""", text)
+    waits_on_names = waits_on(text, ("PENDING",), ("STARTED", "PROGRESS"))
     expect("REVOKED" in text or waits_on_names,
            f"The page's script never mentions REVOKED, so a revoked rebuild keeps it polling "
            f"for ever. {looked}", "polling that stops on SUCCESS, FAILURE and REVOKED",

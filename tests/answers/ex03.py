@@ -203,6 +203,144 @@ form.onsubmit = async (event) => {
 };
 '''
 
+# Polls again while state === "PENDING" || state === "STARTED"; any other state ends it.
+OR_JS = """const form = document.getElementById("rebuild-form");
+const statusBox = document.getElementById("rebuild-status");
+const MAX_POLLS = 400;
+
+function check(url, polls) {
+  fetch(url)
+    .then((response) => response.json())
+    .then((data) => {
+      if ((data.state === "PENDING" || data.state === "STARTED") && polls < MAX_POLLS) {
+        statusBox.textContent = "Working… (" + data.state.toLowerCase() + ")";
+        setTimeout(() => check(url, polls + 1), 1000);
+      } else if (data.state === "SUCCESS") {
+        statusBox.textContent = "Done! " + data.result + " entries.";
+      } else {
+        statusBox.textContent = "Stopped: " + (data.error || data.state);
+      }
+    })
+    .catch(() => { statusBox.textContent = "Lost contact with the server."; });
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  fetch(form.action, { method: "POST", body: new FormData(form) })
+    .then((response) => response.json())
+    .then((data) => check(data.status_url, 0));
+});
+"""
+
+# A switch: the waiting cases fall through together, and the default ends the polling.
+SWITCH_JS = """const form = document.getElementById("rebuild-form");
+const out = document.getElementById("rebuild-status");
+const deadline = Date.now() + 5 * 60 * 1000;
+
+async function poll(url) {
+  const res = await fetch(url);
+  const data = await res.json();
+  switch (data.state) {
+    case "PENDING":
+    case "STARTED":
+    case "RETRY":
+      if (Date.now() < deadline) {
+        out.textContent = "Rebuilding…";
+        window.setTimeout(poll, 1500, url);
+      } else {
+        out.textContent = "Giving up; reload later.";
+      }
+      break;
+    case "SUCCESS":
+      out.textContent = `Done: ${data.result} entries`;
+      break;
+    default:
+      out.textContent = `The rebuild did not finish: ${data.error ?? data.state}`;
+  }
+}
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const res = await fetch(form.action, {method: "POST", body: new FormData(form)});
+  const {status_url: statusUrl} = await res.json();
+  poll(statusUrl);
+});
+"""
+
+# What to show for each finished state, kept as the keys of an object.
+KEYED_JS = """const form = document.getElementById("rebuild-form");
+const out = document.getElementById("rebuild-status");
+const DONE = {
+  SUCCESS: (data) => `Done: ${data.result} entries.`,
+  FAILURE: (data) => `Failed: ${data.error}`,
+  REVOKED: () => "Cancelled.",
+};
+let attempts = 0;
+
+async function poll(url) {
+  attempts++;
+  const data = await (await fetch(url)).json();
+  if (data.state in DONE) {
+    out.textContent = DONE[data.state](data);
+  } else if (attempts > 300) {
+    out.textContent = "Still running; check back later.";
+  } else {
+    out.textContent = "Working…";
+    setTimeout(() => poll(url), 1000);
+  }
+}
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const data = await (await fetch(form.action, {method: "POST", body: new FormData(form)})).json();
+  poll(data.status_url);
+});
+"""
+
+# The waiting states as the keys of an object, tested with `in`.
+IN_WAITING_JS = """const form = document.getElementById("rebuild-form");
+const out = document.getElementById("rebuild-status");
+const WAITING = {PENDING: "Queued…", STARTED: "Rebuilding…", RETRY: "Retrying…"};
+const started = Date.now();
+
+async function poll(url) {
+  const data = await (await fetch(url)).json();
+  if (data.state in WAITING && Date.now() - started < 600000) {
+    out.textContent = WAITING[data.state];
+    setTimeout(() => poll(url), 1000);
+    return;
+  }
+  out.textContent = data.state === "SUCCESS" ? `Done: ${data.result} entries.` : `Ended: ${data.error || data.state}`;
+}
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const data = await (await fetch(form.action, {method: "POST", body: new FormData(form)})).json();
+  poll(data.status_url);
+});
+"""
+
+# Labels for every state but REVOKED: it polls until SUCCESS or FAILURE, or for ten minutes.
+LABELS_JS = """const form = document.getElementById("rebuild-form");
+const out = document.getElementById("rebuild-status");
+const LABELS = {PENDING: "Queued…", STARTED: "Rebuilding…", SUCCESS: "Done.", FAILURE: "Failed."};
+const started = Date.now();
+
+async function poll(url) {
+  const data = await (await fetch(url)).json();
+  out.textContent = LABELS[data.state] || data.state;
+  if (data.state !== "SUCCESS" && data.state !== "FAILURE" && Date.now() - started < 600000) {
+    setTimeout(() => poll(url), 1000);
+  }
+}
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const data = await (await fetch(form.action, {method: "POST", body: new FormData(form)})).json();
+  poll(data.status_url);
+});
+"""
+
 _MEMORY_LOCK = '''_running = {"id": None}
 
 
@@ -302,6 +440,9 @@ WRONG = [
            ("search/tasks.py", "        release(self.request.id)\n", "        pass\n"),
            ("search/tasks.py", "        release(request.id)\n", "        pass\n")],
           "While a rebuild runs", "search.tasks._running, a variable of this web process"),
+    Wrong("03", "labels keyed by state, and polling until SUCCESS or FAILURE",
+          [_whole("static/rebuild.js", LABELS_JS)],
+          "stops polling", "never mentions REVOKED"),
     Wrong("03", "polling without a bound",
           [("static/rebuild.js", '  } else if (Date.now() > deadline) {\n    finish("No news of '
             'the rebuild for ten minutes. Reload the page later to see the index.");\n', "")],
@@ -343,4 +484,12 @@ RIGHT = [
             "    finish(`The rebuild ended: ${answer.error || answer.state}`);\n")]),
     Right("03", "polling that waits only on listed states, for at most 600 polls",
           [_whole("static/rebuild.js", WHITELIST_JS)]),
+    Right("03", "polling again while state === \"PENDING\" || state === \"STARTED\", .then() chains",
+          [_whole("static/rebuild.js", OR_JS)]),
+    Right("03", "a switch whose waiting cases fall through, and a default that stops",
+          [_whole("static/rebuild.js", SWITCH_JS)]),
+    Right("03", "the finished states as keys of an object of messages",
+          [_whole("static/rebuild.js", KEYED_JS)]),
+    Right("03", "the waiting states as keys of an object, tested with `in`",
+          [_whole("static/rebuild.js", IN_WAITING_JS)]),
 ]
