@@ -21,7 +21,7 @@ from grader.grade.verdict import scan
 from grader.stage import StageError, write_stage
 
 from .answers import all_right, apply
-from .forgers import FORGERS
+from .forgers import ESCAPES, FORGERS
 from .test_grade import LIMITS, grade
 
 HONEST = (0, 2, 3)
@@ -36,6 +36,13 @@ def forged(tmp_path_factory):
         project = root / "class" / name
         shutil.copytree(starter, project)
         (project / file).write_text((project / file).read_text() + "\n" + code + "\n")
+    marker = f"encore_escape_{root.name}.py"
+    for name, (file, code) in ESCAPES.items():
+        project = root / "class" / name
+        shutil.copytree(starter, project)
+        (project / file).write_text((project / file).read_text() + "\n"
+                                    + code.replace("{marker}", marker)
+                                    .replace("{home}", str(Path.home())) + "\n")
     for number in HONEST:
         write_stage(number, root / "class" / f"honest-{number:02d}")
     out = root / "out"
@@ -44,7 +51,7 @@ def forged(tmp_path_factory):
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
     data = json.loads((out / "results.json").read_text())
-    return dict(out=out, rows=rows, result=result,
+    return dict(out=out, rows=rows, result=result, marker=marker,
                 students={s["name"]: s for s in data["students"]},
                 summary=(out / "summary.md").read_text())
 
@@ -84,6 +91,23 @@ def test_honest_stages_are_not_flagged(forged):
         for exercise in student["exercises"]:
             assert not exercise["integrity"]["flagged"], exercise["integrity"]
     assert forged["students"]["honest-03"]["exercises"][2]["score"] == 10
+
+
+def test_a_run_writes_nothing_outside_its_own_folder(forged):
+    """Every mount is read-only to a run (the Python installation, home, /tmp, /dev/shm) and
+    its /proc shows only its own processes, not the keeper that holds its key."""
+    import os
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    folders = (stdlib, str(Path.home()), "/tmp", "/dev/shm", os.path.dirname(stdlib))
+    written = [f for f in folders if os.path.exists(os.path.join(f, forged["marker"]))]
+    for folder in written:
+        os.unlink(os.path.join(folder, forged["marker"]))
+    assert not written
+    tail = "".join(e["output_tail"] for e in forged["students"]["escape"]["exercises"])
+    assert "STOPPED" in tail and "ESCAPED" not in tail, tail
+    assert "PROCESSES ['1']" in tail, tail
 
 
 def test_the_channel_is_not_in_the_environment(forged):

@@ -5,11 +5,16 @@ Linux only, and each fence is optional: what this machine allows is probed once
 
 - **Network**: a new network namespace with only loopback up, so the embedded broker on
   127.0.0.1 works and nothing else is reachable.
-- **Files**: a new mount namespace in which the instructor's repository, the submissions, the
-  output folder and every other run's folder are read-only. The mounts are then locked by a
-  second, nested user namespace, so student code cannot unmount them.
+- **Files**: a new mount namespace in which every mount is read-only (the instructor's
+  repository, the submissions, the output folder, other runs' folders, but also the Python
+  installation, /tmp, /dev/shm and the instructor's home): only the run's own folder and its
+  database cache stay writable. The mounts are then locked by a second, nested user namespace,
+  so student code cannot unmount them. (The run's user is the instructor's: without this, a
+  student's code could write into the interpreter's own library and run in every later run.)
 - **Processes**: a new PID namespace whose first process runs the checker: when it ends, the
-  kernel ends everything it started, even processes that left its session. The number of
+  kernel ends everything it started, even processes that left its session. It mounts a /proc
+  of its own, so the grader's processes (the keeper holds the run's key and the broker
+  witness; /proc/PID/mem of a process of the same user is writable) are not there to find. The number of
   processes (and threads) is capped by a pids cgroup when one is writable (as root), else by
   RLIMIT_NPROC, which the kernel counts per user namespace for an ordinary user.
 - **Memory, output, core files**: RLIMIT_AS, a capped log (see zygote.py), RLIMIT_CORE 0.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import re
 import resource
 import signal
 import socket
@@ -35,6 +41,7 @@ __all__ = ["Fences", "PidsCgroup", "probe", "enter_namespaces", "apply_limits", 
 _CLONE_NEWNS, _CLONE_NEWUSER = 0x00020000, 0x10000000
 _CLONE_NEWPID, _CLONE_NEWNET = 0x20000000, 0x40000000
 _MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
 # statvfs flag → mount flag that a read-only remount must keep (the kernel locks them).
 _KEEP = {2: 2, 4: 4, 8: 8, 1024: 1024, 2048: 2048, 4096: 1 << 21}
 _PR_SET_PDEATHSIG = 1
@@ -92,8 +99,50 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, 0x8914, struct.pack("16sh", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
 
 
+def _mount_points() -> list[str]:
+    """Every mount point of this mount namespace, parents first (/proc/self/mountinfo)."""
+    points = []
+    with open("/proc/self/mountinfo") as info:
+        for line in info:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4])
+            if point not in points:
+                points.append(point)
+    return points
+
+
+def _all_read_only(writable: list[str]) -> None:
+    """Every mount read-only but ``writable`` (mounts of their own) and the kernel's own file
+    systems (/proc, /sys, /dev: their files are guarded by permissions, not by the mount)."""
+    for point in _mount_points():
+        if point in writable or point.startswith(("/proc", "/sys")) or point in ("/dev",
+                                                                                "/dev/pts"):
+            continue
+        try:
+            now = os.statvfs(point).f_flag
+        except OSError:
+            continue
+        keep = 0
+        for stat_flag, mount_flag in _KEEP.items():
+            if now & stat_flag:
+                keep |= mount_flag
+        try:
+            _mount(None, point, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | keep)
+        except OSError:
+            pass  # a mount this namespace may not change: it stays as it was
+
+
+def own_proc() -> None:
+    """In the first process of the new PID namespace: a /proc that shows only its processes.
+    Best effort: a container that hides parts of /proc does not allow a new one."""
+    try:
+        _check(_libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                           None))
+    except OSError:
+        pass
+
+
 def enter_namespaces(writable: list[str], read_only: list[str]) -> None:
-    """Network, mounts and PIDs of our own; ``read_only`` folders locked read-only.
+    """Network, mounts and PIDs of our own; every mount read-only but ``writable``.
 
     The next process this one forks is the first of the new PID namespace.
     """
@@ -104,6 +153,7 @@ def enter_namespaces(writable: list[str], read_only: list[str]) -> None:
     for path in read_only:
         if os.path.isdir(path):
             _read_only(path)
+    _all_read_only(writable)
     _loopback_up()
     # A user namespace nested in the one that made the mounts locks them.
     _new_user_namespace(_CLONE_NEWNS | _CLONE_NEWPID)

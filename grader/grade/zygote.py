@@ -168,6 +168,7 @@ def _fenced_child(spec, fences, project, scratch, stack_file, channel, out_w, cg
                 _, status = os.waitpid(init, 0)
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
             sandbox.die_with_parent()
+            sandbox.own_proc()
         limits = spec["limits"]
         sandbox.apply_limits(limits["memory_mb"], limits["processes"],
                              fences.processes == "rlimit")

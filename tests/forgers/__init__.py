@@ -187,3 +187,23 @@ _plugin._run = _fake
 """
 
 FORGERS["swap"] = ("config/settings.py", SWAP)
+
+# Not a verdict forged, but files written outside the run's own folder: into the Python
+# installation the grader itself runs (a module there runs in every later run and in the
+# grader), the instructor's home, /tmp and /dev/shm. The run's user is the instructor's, so
+# only the mounts stop it. "{marker}" is replaced by a name unique to the test run, "{home}" by
+# the instructor's home folder.
+ESCAPE = """
+import os as _os, sysconfig as _sysconfig
+for _folder in (_sysconfig.get_paths()["stdlib"], "{home}", "/tmp",
+                "/dev/shm", _os.path.dirname(_sysconfig.get_paths()["stdlib"])):
+    try:
+        with open(_os.path.join(_folder, "{marker}"), "w") as _f:
+            _f.write("raise SystemExit('a student wrote here')\\n")
+        print("ESCAPED", _folder, flush=True)
+    except OSError as _e:
+        print("STOPPED", _folder, _e.strerror, flush=True)
+print("PROCESSES", sorted(_p for _p in _os.listdir("/proc") if _p.isdigit()), flush=True)
+"""
+
+ESCAPES = {"escape": ("config/settings.py", ESCAPE)}  # graded; must change nothing outside
