@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 
 from grader.harness import expect, fail, guard, needs, timed
 from grader.harness.page import code_only, names_state, no_comments, page_scripts, waits_on
+from grader.harness.published import registered_name
 
 PER_ALBUM = 0.25  # seconds SEARCH_INDEX_DELAY makes each album take
 FAST = 0.5  # seconds a view may take to answer
@@ -116,7 +117,7 @@ class Hold:
         self.start, self.inside, self.go_on = (threading.Event() for _ in range(3))
 
     def _before(self, sender=None, **_):
-        if getattr(sender, "name", None) == TASK:
+        if getattr(sender, "name", None) == registered_name(TASK):
             self.start.wait(15)
 
     def _saving(self, **_):
@@ -465,7 +466,7 @@ def test_revoked_rebuild(project, client, settings, empty_db, published, done, f
     def revoke(headers=None, **_):
         # What `celery control revoke <id>` does on a worker, done in its memory before the
         # message leaves: the worker then never runs the task, whatever the timing.
-        if (headers or {}).get("task") == TASK and not revoked:
+        if (headers or {}).get("task") == registered_name(TASK) and not revoked:
             revoked.append(headers["id"])
             state.revoked.add(headers["id"])
 

@@ -541,7 +541,8 @@ import django
 django.setup()
 from django.core import mail
 import config, music.tasks
-task = config.celery_app.tasks[sys.argv[1]]
+# The task object at that path: its registered name may be another (a tasks/ package, name=...).
+task = config.celery_app.tasks[getattr(music.tasks, sys.argv[1].rpartition(".")[2]).name]
 print("READY", flush=True)
 line = sys.stdin.readline()
 if not line:

@@ -14,7 +14,8 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Right", "Wrong", "all_right", "all_wrong", "apply", "EAGER", "DELAY_CALL"]
+__all__ = ["Right", "Wrong", "all_right", "all_wrong", "apply", "as_package", "EAGER",
+           "DELAY_CALL"]
 
 
 @dataclass
@@ -72,6 +73,19 @@ def all_wrong() -> list[Wrong]:
 def all_right() -> list[Right]:
     """Every exercise's other correct answers, in exercise order."""
     return _collect("RIGHT")
+
+
+def as_package(solution: str, app: str, module: str) -> list[tuple[str, str, str]]:
+    """Edits that move ``app``/tasks.py, as solution ``solution`` ("05-signals-on-commit") left
+    it, into a package: ``app``/tasks/``module``.py, whose tasks then bear that module's name
+    ("music.tasks.albums.send_album_congratulations"), and a tasks/__init__.py that imports
+    them. The emptied tasks.py stays; Python imports the package in its place."""
+    solutions = Path(__file__).resolve().parents[2] / "solutions"
+    text = (solutions / solution / app / "tasks.py").read_text()
+    moved = text.replace("\nfrom .", "\nfrom ..")
+    return [(f"{app}/tasks.py", text, ""),
+            (f"{app}/tasks/{module}.py", "", moved),
+            (f"{app}/tasks/__init__.py", "", f"from .{module} import *  # noqa: F401,F403\n")]
 
 
 EAGER = "\nCELERY_TASK_ALWAYS_EAGER = True\n"

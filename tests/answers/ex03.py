@@ -3,7 +3,7 @@ written differently from the solution."""
 
 from pathlib import Path
 
-from . import EAGER, Right, Wrong
+from . import EAGER, Right, Wrong, as_package
 
 _SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "03-task-results"
 
@@ -492,4 +492,6 @@ RIGHT = [
           [_whole("static/rebuild.js", KEYED_JS)]),
     Right("03", "the waiting states as keys of an object, tested with `in`",
           [_whole("static/rebuild.js", IN_WAITING_JS)]),
+    Right("03", "search/tasks/ as a package: the task is search.tasks.rebuild.rebuild_search_index",
+          as_package("03-task-results", "search", "rebuild")),
 ]

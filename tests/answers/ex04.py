@@ -1,6 +1,6 @@
 """Exercise 04 (genres fetched on a worker, by artist id): typical wrong answers."""
 
-from . import Right, Wrong
+from . import Right, Wrong, as_package
 
 DELAY = "fetch_spotify_genres.delay_on_commit(artist.pk)"
 SAVE = ("    Artist.objects.filter(pk=artist_id, spotify_playlist_url=playlist_url)"
@@ -125,4 +125,6 @@ RIGHT = [
            ("music/views.py", "from django.contrib import messages\n",
             "from django.contrib import messages\nfrom django.db import transaction\n"
             "from django.urls import reverse_lazy\nfrom django.views.generic import CreateView\n")]),
+    Right("04", "music/tasks/ as a package: the task is music.tasks.spotify.fetch_spotify_genres",
+          as_package("04-serializable-args", "music", "spotify")),
 ]

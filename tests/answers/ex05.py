@@ -1,6 +1,6 @@
 """Exercise 05 (congratulations after the commit): typical wrong answers."""
 
-from . import Right, Wrong
+from . import Right, Wrong, as_package
 
 ON_COMMIT = ("transaction.on_commit(lambda: send_album_congratulations.delay(album_id), "
              "robust=True)")
@@ -140,4 +140,6 @@ RIGHT = [
            ("music/signals.py", ON_COMMIT, "transaction.on_commit(lambda: "
             "send_album_congratulations.apply_async(kwargs={'album_id': album_id}))"),
            ("music/apps.py", ', dispatch_uid="music.album_saved")', ")")]),
+    Right("05", "music/tasks/ as a package: the task is music.tasks.albums.send_album_congratulations",
+          as_package("05-signals-on-commit", "music", "albums")),
 ]

@@ -1,6 +1,6 @@
 """Exercise 10 (reliable delivery, an idempotent congratulations task): typical answers."""
 
-from . import Right, Wrong
+from . import Right, Wrong, as_package
 
 ACKS = "CELERY_TASK_ACKS_LATE = True\n"
 REJECT = "CELERY_TASK_REJECT_ON_WORKER_LOST = True\n"
@@ -158,4 +158,6 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": 3600},
 )
 ''')]),
+    Right("10", "music/tasks/ as a package: the task is music.tasks.albums.send_album_congratulations",
+          as_package("10-reliable-delivery", "music", "albums")),
 ]
