@@ -272,13 +272,8 @@ def test_a_post_save_receiver(project, celery_app, published):
     except _Rollback:
         pass
     if reacted:
-        everyone = [name for name, every in _receivers(Album) if every]
-        expect(not everyone, f"{', '.join(everyone)} is connected to post_save without "
-               "sender=Album: Django calls it for every row of every model saved (users, "
-               "sessions, artists...), and it must sort them out itself.",
-               "a receiver connected for Album only",
-               "post_save.connect(album_saved, sender=Album, dispatch_uid=...), or "
-               "@receiver(post_save, sender=Album).", lesson=STEP_3)
+        # A receiver for every model that keeps albums only (isinstance) is a right one, if a
+        # slower one: an Artist that enqueued has failed the first check already.
         return
     overridden = Album.save is not models.Model.save
     fail("Sending post_save for a new album enqueued nothing"

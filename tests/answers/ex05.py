@@ -94,12 +94,6 @@ WRONG = [
           [("music/apps.py", "post_save.connect(album_saved, sender=Album, ",
             "post_save.connect(album_saved, ")],
           "An album made with the ORM", "without sender=Album"),
-    Wrong("05", "a receiver for every model that checks the instance's type itself",
-          [("music/apps.py", "post_save.connect(album_saved, sender=Album, ",
-            "post_save.connect(album_saved, "),
-           ("music/signals.py", GUARD, GUARD.replace(
-               "raw or not created", "raw or not created or type(instance).__name__ != 'Album'"))],
-          "not from an overridden save()", "without sender=Album"),
     Wrong("05", "fixtures loaded with loaddata send emails (raw is not checked)",
           [("music/signals.py", GUARD, "    if not created:\n        return\n")],
           "loaded from a fixture", "raw=True"),
@@ -142,4 +136,9 @@ RIGHT = [
            ("music/apps.py", ', dispatch_uid="music.album_saved")', ")")]),
     Right("05", "music/tasks/ as a package: the task is music.tasks.albums.send_album_congratulations",
           as_package("05-signals-on-commit", "music", "albums")),
+    Right("05", "a receiver for every model (no sender=) that keeps albums only by their type",
+          [("music/apps.py", "post_save.connect(album_saved, sender=Album, ",
+            "post_save.connect(album_saved, "),
+           ("music/signals.py", GUARD, GUARD.replace(
+               "raw or not created", "raw or not created or type(instance).__name__ != 'Album'"))]),
 ]
