@@ -163,7 +163,6 @@ def test_feedback_has_the_words_of_make_check(graded):
 
 def test_a_run_whose_timing_check_failed_is_run_again_alone(graded):
     quinn = graded["students"]["quinn"]["exercises"][1]
-    assert (graded["root"] / "quinn-ran-once").exists()  # its first run was the slow one
     assert quinn["score"] == 10 and quinn["rerun"].startswith("Re-run alone: the timing check")
     timed = {c["id"]: c["timed"] for c in quinn["checks"]}
     assert timed["test_valid_post_answers_at_once"] and not timed["test_task_exists"]

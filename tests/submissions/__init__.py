@@ -81,11 +81,14 @@ def _writer(targets: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def _first_run_only(flag: Path, code: str) -> str:
-    """Lines of a view that run ``code`` only while ``flag`` does not exist yet."""
+def _first_run_only(flag: str, code: str) -> str:
+    """Lines of a view that run ``code`` only while a file ``flag`` does not exist yet in the
+    run's database cache: the one folder a run may write that outlives it (kept per submission,
+    so the re-run sees it; everything else outside the run's own folder is read-only)."""
     return (f"            import os, time\n"
-            f"            if not os.path.exists({str(flag)!r}):\n"
-            f"                open({str(flag)!r}, 'w').close()\n"
+            f"            _flag = os.path.join(os.environ['GRA' 'DER_DB_CACHE'], {flag!r})\n"
+            f"            if not os.path.exists(_flag):\n"
+            f"                open(_flag, 'w').close()\n"
             f"                {code}\n")
 
 
@@ -158,7 +161,7 @@ def build_class(root: Path, out: Path) -> dict[str, tuple[str, dict[str, float],
     views = stage_into(2, root / "quinn") / "feedback" / "views.py"
     views.write_text(views.read_text().replace(
         '            return redirect("feedback:thanks")',
-        _first_run_only(root.parent / "quinn-ran-once", "time.sleep(0.8)")
+        _first_run_only("quinn-ran-once", "time.sleep(0.8)")
         + '            return redirect("feedback:thanks")'))
     expect["quinn"] = ("graded", {"01": 10, "02": 10}, ["Re-run alone: the timing check"])
 
