@@ -395,18 +395,25 @@ _NOT_A_MARK = {"id", "name", "email", "spotify_playlist_url", "genres"}
 
 
 def _marks(artist, compared) -> list[str]:
-    """Fields, other than dates, whose value on ``artist`` changed and differs from ``compared``."""
+    """Fields whose value on ``artist`` changed and differs from ``compared`` (a date: set where
+    it was empty, and empty on ``compared``)."""
     from django.db import models
 
     fresh = type(artist).objects.get(pk=artist.pk)
     other = type(artist).objects.get(pk=compared.pk) if compared else None
     found = []
     for column in type(artist)._meta.concrete_fields:
-        if column.name in _NOT_A_MARK or isinstance(column, (models.DateField, models.TimeField)):
+        if column.name in _NOT_A_MARK:
             continue
-        now = getattr(fresh, column.attname)
-        if now != getattr(artist, column.attname) and (
-                other is None or now != getattr(other, column.attname)):
+        now, before = getattr(fresh, column.attname), getattr(artist, column.attname)
+        if isinstance(column, (models.DateField, models.TimeField)):
+            # A date that every save moves (auto_now) is no mark; one that was empty and is
+            # set now, when the playlist was found it stays empty, is one: "missing since".
+            if before is None and now is not None and (
+                    other is None or getattr(other, column.attname) is None):
+                found.append(column.name)
+            continue
+        if now != before and (other is None or now != getattr(other, column.attname)):
             found.append(column.name)
     return found
 

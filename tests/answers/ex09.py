@@ -196,4 +196,12 @@ RIGHT = [
            (MIGRATION, 'name="playlist_not_found",\n            field=models.BooleanField('
             'default=False)', 'name="playlist_status",\n            field=models.CharField('
             'default="unknown", max_length=20)')]),
+    Right("09", "a date for the mark: playlist_missing_since, empty until the API answers 404",
+          [("music/tasks.py", MARK, MARK.replace("playlist_not_found=True",
+                                                 "playlist_missing_since=timezone.now()")),
+           ("music/models.py", FIELD,
+            "    playlist_missing_since = models.DateTimeField(null=True, blank=True)\n"),
+           (MIGRATION, 'name="playlist_not_found",\n            field=models.BooleanField('
+            'default=False)', 'name="playlist_missing_since",\n            field=models.'
+            'DateTimeField(blank=True, null=True)')]),
 ]
