@@ -104,8 +104,9 @@ def _protocol(exercise: Exercise, result: dict) -> list[str]:
             if loading:
                 problems.append("The run ended while the project was loading, before any "
                                 "check ran.")
-            if record.get("tripwires") is False:
-                problems.append("The run closed the grader's tripwire channel.")
+            if record.get("tripwires") is not True:
+                problems.append("The run's end record does not say that the grader's tripwire "
+                                "channel was still open.")
     return problems
 
 

@@ -77,48 +77,64 @@ class _Run:
         # loads, so that nothing the student's code can read names it (see tripwire.py).
         fd = env.pop("GRADER_RESULTS_FD", None)
         self._out = os.fdopen(int(fd), "w", buffering=1) if fd else None
-        self._sign = _signer(env.pop("GRADER_KEY_FD", None))
         trip = env.pop("GRADER_TRIPWIRE_FD", None)
-        self.tripwires = (Tripwires(int(trip), str(self.project_path), str(REPO))
-                          if trip and self._out else None)
+        own = [str(self.scratch)] + ([str(self.db_cache)] if self.db_cache else [])
+        if self.scratch.parent == self.project_path.parent:  # grading: the run's own folder
+            own.append(str(self.scratch.parent))
+        wires = (Tripwires(int(trip), str(self.project_path), str(REPO), own)
+                 if trip and self._out else None)
+        self._sign = _signer(env.pop("GRADER_KEY_FD", None), wires)
 
     def emit(self, **record) -> None:
-        if not self._out:
-            return
-        wires = self.tripwires
+        if self._out:
+            self._out.write(self._sign(record) + "\n")
+
+
+def _signer(key_fd: str | None, wires: Tripwires | None):
+    """What turns a record into a line of the results channel: ``sign(record) -> str``.
+
+    With a key, each line carries a sequence number and an HMAC with the run's key, and the
+    tripwires' own duties are done here too (the snapshot, what was replaced since, who is
+    writing): student code that wraps or calls this function to have its own records signed is
+    on the stack when it runs, and cannot switch the checks off, since the tripwires and the key
+    live only in this generator's frame (reaching it sets off the audit hook). The key comes
+    over a pipe that is read and closed here, before the project loads.
+    """
+    if not key_fd:
+        return lambda record: json.dumps(record, default=str)
+    key, chunk = b"", b"-"
+    while chunk:
+        chunk = os.read(int(key_fd), 256)
+        key += chunk
+    os.close(int(key_fd))
+    signing = _signing(_hashlib.hmac_new(key, digestmod="sha256"), wires)
+    next(signing)
+    return signing.send
+
+
+def _signing(mac, wires: Tripwires | None):
+    counter, clock, dumps, getframe = itertools.count(), time.monotonic, json.dumps, sys._getframe
+    emit = _Run.emit.__code__
+    line = None
+    while True:
+        record = yield line
         if wires:
-            wires.guard()
+            caller = getframe(1)
+            if caller.f_code is not emit:
+                wires.report("tampered", "a record was signed by code other than the harness's "
+                             "emit", wires.where(caller))
+            wires.guard(caller)
             if record.get("phase") == "loading your project":
                 wires.take_snapshot()
             elif record.get("event") in ("check", "end"):
                 wires.tampered()
             if record.get("event") == "end":
                 record["tripwires"] = wires.alive()
-        self._out.write(self._sign(json.dumps(record, default=str)) + "\n")
-
-
-def _signer(key_fd: str | None):
-    """What binds each record to this run: a sequence number and an HMAC with the run's key.
-
-    The key comes over a pipe that is read and closed here, before the project loads; it lives
-    on only in this closure. (Code that searches this process's memory can still find it: the
-    parent's other checks, tripwire.py and the broker witness are there for that.)
-    """
-    if not key_fd:
-        return lambda text: text
-    key, chunk = b"", b"-"
-    while chunk:
-        chunk = os.read(int(key_fd), 256)
-        key += chunk
-    os.close(int(key_fd))
-    digest, counter, clock = _hashlib.hmac_digest, itertools.count(), time.monotonic
-
-    def sign(text: str) -> str:
         # "t": this machine's monotonic clock, which the parent's broker witness shares.
-        text = f'{{"seq": {next(counter)}, "t": {clock()!r}, {text[1:]}'
-        return digest(key, text.encode(), "sha256").hex() + " " + text
-
-    return sign
+        text = f'{{"seq": {next(counter)}, "t": {clock()!r}, {dumps(record, default=str)[1:]}'
+        digest = mac.copy()
+        digest.update(text.encode())
+        line = digest.hexdigest() + " " + text
 
 
 _run: _Run | None = None
@@ -205,6 +221,8 @@ def pytest_collection_finish(session):
                  hint=exc.hint, duration=time.monotonic() - started)
         return
     run.emit(event="broker", url=run.broker.url, label=run.broker.label)
+    global _watch
+    _watch = Watch(run.project_path)  # before the tripwires' snapshot, which holds it
     run.emit(event="phase", phase="loading your project")
     env = {**checker_environment(run.broker.url, run.scratch, run.seed),
            **_chosen_by_checkers(session)}
@@ -220,8 +238,7 @@ def pytest_collection_finish(session):
         _disarm_deadline()
     run.emit(event="check", id="loads", title=LOADS_TITLE, status="passed",
              duration=time.monotonic() - started)
-    global _watch
-    _watch = Watch(run.project_path).connect()
+    _watch.connect()
     _arm_deadline(run.limit - (time.monotonic() - run.started) - 2)
 
 

@@ -13,12 +13,13 @@ Python code could replace), so a run that then silences them has already been re
 - a snapshot of the harness's and pytest's modules and classes taken before the project loads,
   compared each time a check is reported: anything replaced (``_record``, ``runtest``,
   ``emit``...) is reported;
-- ``guarded``: the harness's emit asks whether the student's code is on the stack, or another
-  thread, when a record is written.
+- ``guard``: when a record is signed (plugin._signing), whether the student's code is on the
+  stack, or another thread, and whether the harness's emit is what asked.
 
-"Student code" is a frame whose file lies in the project, or code without a file (``exec``) run
-from there. Code the student calls (Django, logging, pathlib) is not theirs: an honest project
-using those never trips a wire.
+"Student code" is a frame whose file lies in the project or another folder the run may write
+(code written there and imported), or code without a file (``exec``) run from there. Code the
+student calls (Django, logging, pathlib) is not theirs: an honest project using those never
+trips a wire.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ _STDLIB = tuple(sorted({sysconfig.get_paths()["stdlib"] + "/", "inspect.py"}))
 _OURS = ("grader", "pytest", "_pytest", "pluggy")
 # What Python itself adds to a class as it is used: copy and pickle cache __slotnames__.
 _CACHED_BY_PYTHON = frozenset({"__slotnames__"})
-_HELD = frozenset({"_run"})  # the harness's run object: swapped for a fake, it would lie
-# Modules whose code a forger would replace to change a verdict.
+# The harness's run object and its watch of the tasks: swapped for fakes, they would lie.
+_HELD = frozenset({"_run", "_watch"})
+# Modules whose code a forger would replace to change a verdict (and every grader.harness
+# module loaded by then: the watch's judge, the clock, the broker's helpers...).
 SNAPSHOT = ("grader.harness.plugin", "grader.harness.fixtures", "grader.harness.failures",
             "grader.harness.tracebacks", "grader.harness.tripwire", "pytest", "_pytest.runner",
             "_pytest.python", "_pytest.reports", "_pytest.main", "_pytest.skipping",
@@ -66,11 +69,17 @@ def _writes(args: tuple) -> bool:
 
 
 class Tripwires:
-    """Armed once per run, before the project loads; ``fd`` is the tripwire pipe's write end."""
+    """Armed once per run, before the project loads; ``fd`` is the tripwire pipe's write end.
 
-    def __init__(self, fd: int, project: str, repo: str):
+    ``own``: the run's other writable folders (its scratch folder, its database cache): code
+    written there at run time and imported is the student's too. (While grading, every other
+    folder is read-only: sandbox.py.)
+    """
+
+    def __init__(self, fd: int, project: str, repo: str, own: list[str] = ()):
         self.fd, self.reported = fd, 0
         self.project = project.rstrip("/") + "/"
+        self.theirs = (self.project, *(p.rstrip("/") + "/" for p in own))
         self.guarded_dirs = tuple(f"{repo}/{name}/" for name in ("grader", "exercises", "tests"))
         self.main = threading.get_ident()
         self._busy: set[int] = set()
@@ -108,7 +117,7 @@ class Tripwires:
     # -- whose code is this? -----------------------------------------------------------------
 
     def _theirs(self, filename: str) -> bool:
-        return filename.startswith(self.project)
+        return filename.startswith(self.theirs)
 
     def _culprit(self, frame, through=("inspect.py",)):
         """The frame that caused an event, if it is the student's: the innermost frame, seen
@@ -124,8 +133,14 @@ class Tripwires:
         return None
 
     def _where(self, frame) -> str:
-        code = frame.f_code
-        return f"{code.co_filename[len(self.project):]}, line {frame.f_lineno}"
+        name = frame.f_code.co_filename
+        if name.startswith(self.project):
+            name = name[len(self.project):]
+        return f"{name}, line {frame.f_lineno}"
+
+    def where(self, frame) -> str:
+        """Where ``frame`` is, as a student reads it."""
+        return self._where(frame)
 
     # -- the audit hook ------------------------------------------------------------------------
 
@@ -200,8 +215,9 @@ class Tripwires:
         try:
             held = []
             checkers = [n for n, m in list(sys.modules.items())
-                        if "/exercises/" in (getattr(m, "__file__", None) or "")]
-            for name in SNAPSHOT + tuple(checkers):
+                        if "/exercises/" in (getattr(m, "__file__", None) or "")
+                        or n.startswith("grader.harness.")]
+            for name in dict.fromkeys(SNAPSHOT + tuple(checkers)):
                 module = sys.modules.get(name)
                 if module is None:
                     continue
@@ -234,15 +250,15 @@ class Tripwires:
             elif namespace.get(key) is not value:
                 self.report("tampered", f"{label} was replaced")
 
-    def guard(self) -> None:
-        """Called when the harness writes a record: report student code or another thread."""
+    def guard(self, frame) -> None:
+        """Called when the harness signs a record (``frame``: its caller): report student code
+        on the stack, or another thread."""
         me = self._ident()
         if me != self.main:
             self.report("tampered", "a record was written from a thread the harness did "
                         "not start it from")
         self._busy.add(me)
         try:
-            frame = self._getframe(2)
             while frame is not None:
                 if self._theirs(frame.f_code.co_filename):
                     self.report("tampered", "the student's code wrote a result record",

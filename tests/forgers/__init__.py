@@ -188,6 +188,62 @@ _plugin._run = _fake
 
 FORGERS["swap"] = ("config/settings.py", SWAP)
 
+# A task message published to the broker, so that the broker witness sees one cross during a
+# check that claims to have passed (any name of the course's tasks will do).
+_DECOY = """
+import json as _json, os as _os
+
+def _decoy():
+    try:
+        import redis as _redis
+        _redis.Redis.from_url(_os.environ["REDIS_URL"], socket_timeout=1).lpush(
+            "decoy", _json.dumps({"task": "music.tasks.rebuild_search_index"}))
+    except Exception:
+        pass
+"""
+
+# The run's signer, found on the run object (no import, names in pieces), wrapped: every check
+# record is rewritten to "passed" and signed by the real signer, with a decoy message
+# published first. Nothing the snapshot holds is replaced.
+SIGN = _DECOY + """
+import sys as _sys
+_run = getattr(_sys.modules["gra" + "der.har" + "ness.plu" + "gin"], "_r" + "un")
+_real_sign = _run._sign
+
+def _sign(record):
+    if record.get("event") == "check" and record.get("id") not in ("loads", "broker"):
+        record = {"event": "check", "id": record["id"], "title": record["title"],
+                  "status": "pas" + "sed"}
+        _decoy()
+    return _real_sign(record)
+
+_run._sign = _sign
+"""
+
+# The watch of the tasks, which the harness asks about every check, says "passed" (a module
+# the snapshot did not hold); a thread publishes decoy messages all along.
+WATCH = _DECOY + """
+import sys as _sys, threading as _threading, time as _time
+_signals = _sys.modules["gra" + "der.har" + "ness.task_sig" + "nals"]
+
+def _judge(self, record):
+    if record.get("fixture"):
+        return record
+    return {"id": record["id"], "title": record["title"], "status": "pas" + "sed"}
+
+_signals.Watch.judge = _judge
+
+def _decoys():
+    while True:
+        _decoy()
+        _time.sleep(0.02)
+
+_threading.Thread(target=_decoys, daemon=True).start()
+"""
+
+FORGERS["sign"] = ("config/settings.py", SIGN)
+FORGERS["watch"] = ("config/settings.py", WATCH)
+
 # Not a verdict forged, but files written outside the run's own folder: into the Python
 # installation the grader itself runs (a module there runs in every later run and in the
 # grader), the instructor's home, /tmp and /dev/shm. The run's user is the instructor's, so
