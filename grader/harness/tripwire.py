@@ -10,7 +10,8 @@ Python code could replace), so a run that then silences them has already been re
   ``/proc/*/fd``, imports pytest or the grader, walks frames (``sys._getframe``, ``f_code``,
   ``tb_frame``...), asks the garbage collector for objects, loads ctypes, sets a trace
   function, compiles or executes text, or swaps a function's code;
-- a snapshot of the harness's and pytest's modules and classes taken before the project loads,
+- a snapshot of the harness's, the checkers' and pytest's modules and classes (their functions
+  and the modules they hold: a checker's `time`), taken before the project loads,
   compared each time a check is reported: anything replaced (``_record``, ``runtest``,
   ``emit``...) is reported;
 - ``guard``: when a record is signed (plugin._signing), whether the student's code is on the
@@ -29,6 +30,7 @@ import os
 import sys
 import sysconfig
 import threading
+import types
 
 __all__ = ["Tripwires"]
 
@@ -57,7 +59,7 @@ SNAPSHOT = ("grader.harness.plugin", "grader.harness.fixtures", "grader.harness.
             "_pytest.python", "_pytest.reports", "_pytest.main", "_pytest.skipping",
             "_pytest.outcomes", "_pytest.fixtures", "_pytest.nodes", "pluggy._callers",
             "pluggy._hooks", "pluggy._manager", "json", "json.encoder", "builtins", "os",
-            "threading")
+            "threading", "time")
 
 
 def _writes(args: tuple) -> bool:
@@ -223,8 +225,8 @@ class Tripwires:
                     continue
                 for key, value in list(vars(module).items()):
                     if not (callable(value) or isinstance(value, _DESCRIPTORS)
-                            or key in _HELD):
-                        continue  # data may change on its own; code may not
+                            or isinstance(value, types.ModuleType) or key in _HELD):
+                        continue  # data may change on its own; code (and a module) may not
                     held.append((vars(module), key, value, f"{name}.{key}"))
                     if isinstance(value, type) and getattr(value, "__module__", "") == name:
                         members = value.__dict__

@@ -263,3 +263,19 @@ print("PROCESSES", sorted(_p for _p in _os.listdir("/proc") if _p.isdigit()), fl
 """
 
 ESCAPES = {"escape": ("config/settings.py", ESCAPE)}  # graded; must change nothing outside
+
+# The checker's `time` swapped for a copy whose monotonic() runs at a quarter speed: a view
+# that takes 0.8 s "answers in 0.2 s" (nothing of the harness's, nor the time module itself,
+# is replaced).
+CLOCK = """
+import sys as _sys, time as _time, types as _types
+_slow = _types.ModuleType("time")
+_slow.__dict__.update(vars(_time))
+_real_monotonic = _time.monotonic
+_slow.monotonic = lambda: _real_monotonic() / 4
+for _m in list(_sys.modules.values()):
+    if "/exercises/" in (getattr(_m, "__file__", "") or "") and getattr(_m, "time", 0) is _time:
+        _m.time = _slow
+"""
+
+FORGERS["clock"] = ("config/settings.py", CLOCK)
