@@ -9,7 +9,8 @@ disagrees with its records:
   (runner.RecordReader); a line that does not is evidence;
 - **the protocol an honest run follows**: no check result while the project loads; exactly the
   instructor's checks (read from check.py), each once, in order, each inside its own phase;
-  the end written by the harness with its tripwire pipe still open;
+  no check "passed" when pytest's own outcome of one of its phases, sent the moment it was
+  known, said otherwise; the end written by the harness with its tripwire pipe still open;
 - **the tripwires** the run set off (harness/tripwire.py), reported as they happened;
 - **the witness**: the broker is served by the keeper, outside the student's process, and sees
   every task message that really crossed it. A check that, on the instructor's own stage, has
@@ -66,11 +67,22 @@ def witnessed(records: list[dict], published: list[list]) -> dict[str, int]:
 def _protocol(exercise: Exercise, result: dict) -> list[str]:
     ids = checker_ids(exercise)
     problems, seen, last, phase, loading, ended = [], set(), -1, None, False, False
+    phases: dict[str, list[tuple[str, str]]] = {}  # pytest's outcome of each phase of a check
     for record in result["records"]:
         event = record.get("event")
         if ended:
             problems.append("A record arrived after the run's end record.")
             break
+        if event == "report":
+            phases.setdefault(record.get("id"), []).append((record.get("when"),
+                                                             record.get("outcome")))
+            continue
+        if event == "check" and record.get("status") == "passed":
+            bad = [f"{when} {outcome}" for when, outcome in phases.get(record.get("id"), ())
+                   if outcome != "passed"]
+            if bad:
+                problems.append(f'"{record.get("id")}" was reported passed, but pytest said '
+                                f"otherwise while it ran ({', '.join(bad)}).")
         if event == "phase":
             if loading:
                 problems.append(f'"{record.get("phase")}" began while the project was still '

@@ -125,7 +125,7 @@ def _signing(mac, wires: Tripwires | None):
                              "emit", wires.where(caller))
             wires.guard(caller)
             if record.get("phase") == "loading your project":
-                wires.take_snapshot()
+                wires.take_snapshot(record.pop("_items", ()))
             elif record.get("event") in ("check", "end"):
                 wires.tampered()
             if record.get("event") == "end":
@@ -223,7 +223,8 @@ def pytest_collection_finish(session):
     run.emit(event="broker", url=run.broker.url, label=run.broker.label)
     global _watch
     _watch = Watch(run.project_path)  # before the tripwires' snapshot, which holds it
-    run.emit(event="phase", phase="loading your project")
+    # (The items go to the tripwires' snapshot: what each check runs must not change.)
+    run.emit(event="phase", phase="loading your project", _items=list(session.items))
     env = {**checker_environment(run.broker.url, run.scratch, run.seed),
            **_chosen_by_checkers(session)}
     try:
@@ -365,6 +366,10 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     item.stash[_REPORTS].append((report, call.excinfo))
+    # pytest's own outcome of each phase, on the channel the moment it is known: the check's
+    # record is built later from objects the project's threads could reach (the reports, the
+    # item), and the parent holds it to these (grade/verdict.py).
+    _run.emit(event="report", id=item.name, when=report.when, outcome=report.outcome)
 
 
 def _record(item, reports, limit) -> dict:

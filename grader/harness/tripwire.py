@@ -87,6 +87,7 @@ class Tripwires:
         self._busy: set[int] = set()
         self._seen: set[str] = set()
         self._snapshot: dict | None = None
+        self._items: list = []
         self._write = os.write  # captured: a replaced os.write does not silence us
         self._ident = threading.get_ident
         self._getframe = sys._getframe
@@ -209,12 +210,15 @@ class Tripwires:
 
     # -- the snapshot ------------------------------------------------------------------------
 
-    def take_snapshot(self) -> None:
-        """Every function and class of the modules a forger would patch, as they are now.
+    def take_snapshot(self, items=()) -> None:
+        """Every function and class of the modules a forger would patch, as they are now, and
+        what each check (pytest's ``items``) holds to run.
         (A function's code swapped in place sets off the audit hook instead.)"""
         me = self._ident()
         self._busy.add(me)
         try:
+            self._items = [(item, {k: v for k, v in vars(item).items() if callable(v)})
+                           for item in items]
             held = []
             checkers = [n for n, m in list(sys.modules.items())
                         if "/exercises/" in (getattr(m, "__file__", None) or "")
@@ -242,6 +246,11 @@ class Tripwires:
         """Report whatever was replaced or added since the snapshot (each change once)."""
         if self._snapshot is None:
             return
+        for item, held in self._items:  # runtest, its function... set on the item itself
+            for key, value in list(vars(item).items()):
+                if callable(value) and held.get(key) is not value:
+                    self.report("tampered", f"what the check {item.name} runs ({key}) was "
+                                "replaced")
         for namespace, key, value, label in self._snapshot:
             if key is None:
                 if len(namespace) != len(value):

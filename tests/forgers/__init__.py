@@ -279,3 +279,36 @@ for _m in list(_sys.modules.values()):
 """
 
 FORGERS["clock"] = ("config/settings.py", CLOCK)
+
+# pytest's config, kept by its debugging plugin on a class (no frame, no gc, no import): the
+# session's items each get a runtest of their own that does nothing.
+_SESSION = """
+import sys as _sys
+_session = _sys.modules["_py" + "test.debugging"].pytestPDB._config.pluginmanager.get_plugin(
+    "session")
+"""
+ITEMS = _SESSION + """
+for _item in _session.items:
+    _item.runtest = lambda: None
+"""
+
+# The same session; a thread keeps removing every report that did not pass from the items'
+# stash, where the harness reads them when the check ends, and publishes decoy messages.
+STASH = _DECOY + _SESSION + """
+import threading as _threading, time as _time
+
+def _clear():
+    for _n in range(10**9):
+        for _item in _session.items:
+            for _value in list(_item.stash._storage.values()):
+                if isinstance(_value, list) and _value and isinstance(_value[0], tuple):
+                    _value[:] = [(r, e) for r, e in _value if getattr(r, "passed", True)]
+        if _n % 50 == 0:
+            _decoy()
+        _time.sleep(0.0005)
+
+_threading.Thread(target=_clear, daemon=True).start()
+"""
+
+FORGERS["items"] = ("config/settings.py", ITEMS)
+FORGERS["stash"] = ("config/settings.py", STASH)
