@@ -185,7 +185,7 @@ def test_the_project_loads_as_in_production_and_finds_only_redis_url(tmp_path):
 
 
 def test_the_watch_shows_worker_failures_and_unknown_tasks_under_a_failed_check(tmp_path):
-    from celery.signals import task_failure, task_unknown
+    from celery.signals import task_failure, task_prerun, task_unknown
 
     from grader.harness.task_signals import Watch
 
@@ -196,14 +196,16 @@ def test_the_watch_shows_worker_failures_and_unknown_tasks_under_a_failed_check(
     watch = Watch(tmp_path).connect()
     task = type("Task", (), {"name": "music.tasks.work"})()
 
-    def on_the_worker():
+    def on_the_worker(task_id):
+        task_prerun.send(sender=task, task_id=task_id, task=task)
         try:
             namespace["work"]()
         except KeyError as exc:
-            task_failure.send(sender=task, exception=exc, traceback=exc.__traceback__)
+            task_failure.send(sender=task, task_id=task_id, exception=exc,
+                              traceback=exc.__traceback__)
         task_unknown.send(sender=None, name="music.tasks.wrok", id="1", message=None, exc=None)
 
-    thread = threading.Thread(target=on_the_worker)
+    thread = threading.Thread(target=on_the_worker, args=("begun-in-this-check",))
     thread.start()
     thread.join()
     passed = watch.judge({"id": "a", "title": "t", "status": "passed"})
@@ -214,7 +216,12 @@ def test_the_watch_shows_worker_failures_and_unknown_tasks_under_a_failed_check(
     assert "The worker does not know the task music.tasks.wrok" in details
     watch.reset()
     assert "details" not in watch.judge({"id": "b", "title": "t", "status": "failed"})
-    from celery.signals import task_prerun
+    # A task of the check before, whose task_failure arrives late: not this check's cause.
+    late = threading.Thread(target=lambda: task_failure.send(
+        sender=task, task_id="begun-in-this-check", exception=KeyError("late"), traceback=None))
+    late.start()
+    late.join()
+    assert "details" not in watch.judge({"id": "b", "title": "t", "status": "failed"})
     task_prerun.disconnect(watch._prerun)
     task_failure.disconnect(watch._failure)
     task_unknown.disconnect(watch._unknown)

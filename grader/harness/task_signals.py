@@ -50,12 +50,21 @@ class Watch:
         # found on after a check was switched on while the project ran.
         self.armed = False
         self.eager_reported = False
+        self._lock = threading.Lock()  # reset() on the check's thread, signals on the worker's
         self.reset()
 
     def reset(self) -> None:
+        with self._lock:
+            self._reset()
+
+    def _reset(self) -> None:
         self.eager: str | None = None  # the first task that ran eagerly in this check
         self.failures: list[str] = []  # tasks that raised on the worker, as the student reads it
         self.unknown: list[str] = []  # task names the worker received but does not know
+        # Ids of the tasks that began during this check. A task's FAILURE is stored before
+        # task_failure is sent, so a check that waited for it can end first: the signal then
+        # arrives in the next check, whose failures it must not explain.
+        self.began: set[str] = set()
 
     def connect(self) -> "Watch":
         from celery.signals import task_failure, task_prerun, task_unknown
@@ -65,22 +74,29 @@ class Watch:
         task_unknown.connect(self._unknown, weak=False)
         return self
 
-    def _prerun(self, sender=None, task=None, **_):
+    def _prerun(self, sender=None, task=None, task_id=None, **_):
         task = task or sender
         request = getattr(task, "request", None)
+        if task_id:
+            with self._lock:
+                self.began.add(task_id)
         if self.eager is None and getattr(request, "is_eager", False) \
                 and task.app.conf.task_always_eager:
             self.eager = task.name
 
-    def _failure(self, sender=None, exception=None, traceback=None, **_):
+    def _failure(self, sender=None, task_id=None, exception=None, traceback=None, **_):
         if threading.current_thread() is threading.main_thread() or exception is None:
             return  # raised in the check's own thread: its own traceback says it already
-        if len(self.failures) < _KEPT:
+        with self._lock:  # this check's list: the next check may begin while we write
+            failures, began = self.failures, self.began
+        if task_id not in began:
+            return  # a task of an earlier check, ending late (see _reset)
+        if len(failures) < _KEPT:
             name = getattr(sender, "name", "?")
             text = student_traceback(exception, self.root, traceback)
             entry = f"Your task {name} raised on the worker:\n{text}"
-            if entry not in self.failures:
-                self.failures.append(entry)
+            if entry not in failures:
+                failures.append(entry)
 
     def _unknown(self, sender=None, name=None, **_):
         if name and name not in self.unknown:
