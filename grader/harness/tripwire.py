@@ -9,7 +9,7 @@ Python code could replace), so a run that then silences them has already been re
   reporting the student's own code when it opens the checker's or the harness's files or
   ``/proc/*/fd``, imports pytest or the grader, walks frames (``sys._getframe``, ``f_code``,
   ``tb_frame``...), asks the garbage collector for objects, loads ctypes, sets a trace
-  function, compiles or executes text, or swaps a function's code;
+  function, compiles or executes text, or swaps a function's code or an object's class;
 - a snapshot of the harness's, the checkers' and pytest's modules and classes (their functions
   and the modules they hold: a checker's `time`), taken before the project loads,
   compared each time a check is reported: anything replaced (``_record``, ``runtest``,
@@ -70,6 +70,11 @@ def _writes(args: tuple) -> bool:
     return isinstance(flags, int) and bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
 
 
+def _impls(caller) -> list[tuple]:
+    """A pytest hook's implementations, in the order they are called, with what each calls."""
+    return [(impl, impl.function, impl.plugin) for impl in caller.get_hookimpls()]
+
+
 class Tripwires:
     """Armed once per run, before the project loads; ``fd`` is the tripwire pipe's write end.
 
@@ -88,6 +93,7 @@ class Tripwires:
         self._seen: set[str] = set()
         self._snapshot: dict | None = None
         self._items: list = []
+        self._hooks: list = []
         self._write = os.write  # captured: a replaced os.write does not silence us
         self._ident = threading.get_ident
         self._getframe = sys._getframe
@@ -164,7 +170,8 @@ class Tripwires:
     def _check(self, event: str, args: tuple) -> None:
         if event == "object.__getattr__" and args[1] not in _SECRET_ATTRS:
             return
-        if event == "object.__setattr__" and args[1] not in ("__code__", "__globals__"):
+        if event == "object.__setattr__" and args[1] not in ("__code__", "__globals__",
+                                                              "__class__"):
             return
         frame = self._getframe(2)
         if event in _PATH_EVENTS:
@@ -217,8 +224,14 @@ class Tripwires:
         me = self._ident()
         self._busy.add(me)
         try:
-            self._items = [(item, {k: v for k, v in vars(item).items() if callable(v)})
-                           for item in items]
+            self._items = [(item, type(item), {k: v for k, v in vars(item).items()
+                                               if callable(v)}) for item in items]
+            # pytest's hooks, each with its implementations in order: a plugin registered
+            # later (a makereport that answers "passed") changes them.
+            hooks = items[0].config.pluginmanager.hook if items else None
+            self._hooks = [(hooks, name, caller, _impls(caller))
+                           for name, caller in list(vars(hooks).items())
+                           if hasattr(caller, "get_hookimpls")] if hooks else []
             held = []
             checkers = [n for n, m in list(sys.modules.items())
                         if "/exercises/" in (getattr(m, "__file__", None) or "")
@@ -246,11 +259,17 @@ class Tripwires:
         """Report whatever was replaced or added since the snapshot (each change once)."""
         if self._snapshot is None:
             return
-        for item, held in self._items:  # runtest, its function... set on the item itself
+        for item, kind, held in self._items:  # runtest, its function... set on the item
             for key, value in list(vars(item).items()):
                 if callable(value) and held.get(key) is not value:
                     self.report("tampered", f"what the check {item.name} runs ({key}) was "
                                 "replaced")
+            if type(item) is not kind:
+                self.report("tampered", f"the check {item.name} was given another class")
+        for hooks, name, caller, impls in self._hooks:
+            if getattr(hooks, name, None) is not caller or _impls(caller) != impls:
+                self.report("tampered", f"pytest's hook {name} was changed (a plugin added or "
+                            "removed, or an implementation replaced)")
         for namespace, key, value, label in self._snapshot:
             if key is None:
                 if len(namespace) != len(value):
