@@ -9,7 +9,7 @@ ATOMIC = '\nDATABASES["default"]["ATOMIC_REQUESTS"] = True\n'
 
 WRONG = [
     Wrong("04", "the task is bound to config's app with @app.task",
-          [("music/tasks.py", "@shared_task\ndef fetch_spotify_genres(", "@app.task\ndef fetch_spotify_genres("),
+          [("music/tasks.py", "@shared_task(ignore_result=True)\ndef fetch_spotify_genres(", "@app.task(ignore_result=True)\ndef fetch_spotify_genres("),
            ("music/tasks.py", "from celery import shared_task\n",
             "from celery import shared_task\n\nfrom config.celery import app\n")],
           "is a @shared_task", "bound to config's app"),

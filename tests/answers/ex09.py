@@ -8,6 +8,7 @@ DECORATOR = """@shared_task(
     retry_backoff=True,
     retry_backoff_max=600,
     retry_jitter=True,
+    ignore_result=True,
 )
 def fetch_spotify_genres(artist_id):
 """

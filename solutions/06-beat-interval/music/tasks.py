@@ -12,8 +12,9 @@ from .spotify import fetch_playlist_genres
 
 
 # The argument is the artist's id, a plain number that JSON carries. The worker reads the
-# artist from the database itself, so it always works on the current row.
-@shared_task
+# artist from the database itself, so it always works on the current row. Nobody reads what
+# it returns (the worker's log and Flower show it), so no result is stored: ignore_result.
+@shared_task(ignore_result=True)
 def fetch_spotify_genres(artist_id):
     """Read the artist's genres from their playlist and store them; return the genres."""
     artist = Artist.objects.filter(pk=artist_id).first()

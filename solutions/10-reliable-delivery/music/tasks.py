@@ -29,6 +29,7 @@ class PlaylistAPIUnavailable(Exception):
     retry_backoff=True,
     retry_backoff_max=600,
     retry_jitter=True,
+    ignore_result=True,
 )
 def fetch_spotify_genres(artist_id):
     """Read the artist's genres from their playlist and store them; return the genres."""
