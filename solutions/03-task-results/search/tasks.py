@@ -1,5 +1,7 @@
 """Search tasks, and the lock that lets one rebuild run at a time."""
 
+import functools
+
 import redis
 from celery import shared_task
 from celery.signals import task_revoked
@@ -22,7 +24,9 @@ return 0
 """
 
 
+@functools.cache
 def _redis():
+    """One client for the process: it keeps its connections open and reuses them."""
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
 
 

@@ -1,5 +1,6 @@
 """Search tasks, and the lock that lets one rebuild run at a time."""
 
+import functools
 import logging
 import smtplib
 
@@ -30,7 +31,9 @@ return 0
 PROGRESS = "PROGRESS"
 
 
+@functools.cache
 def _redis():
+    """One client for the process: it keeps its connections open and reuses them."""
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
 
 
