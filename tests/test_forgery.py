@@ -110,6 +110,14 @@ def test_a_run_writes_nothing_outside_its_own_folder(forged):
     assert "PROCESSES ['1']" in tail, tail
 
 
+def test_a_run_cannot_fill_the_keeper_with_broker_data(forged):
+    """The broker lives in the keeper, outside the run's memory limit: its memory is capped."""
+    flood = forged["students"]["broker-flood"]["exercises"]
+    tail = "".join(e["output_tail"] for e in flood)
+    assert "REFUSED" in tail and "FLOODED" not in tail, tail
+    assert all(any("the most a run may" in n for n in e["notes"]) for e in flood), flood
+
+
 def test_the_channel_is_not_in_the_environment(forged):
     tail = "".join(e["output_tail"] for e in forged["students"]["pipe"]["exercises"])
     assert "ENV KEYS:" in tail

@@ -39,6 +39,11 @@ __all__ = ["Zygote", "ZygoteError"]
 
 TAIL = 8000  # characters of output kept for the report
 FLOOD_FACTOR = 16  # past this many times the log cap, a run is stopped
+# What a run may store in the broker the keeper serves for it, beyond what the keeper used when
+# the run started (an honest run stores a few MB). Without a cap, a project that SETs 100 MB
+# strings (or one SETRANGE at offset 500 MB) grew the keeper past 1.5 GB in 5 s; six runs at
+# once could fill the machine. Past it, a command that needs more memory gets an error reply.
+BROKER_MB = 512
 _LEAVE_OUT = shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3", ".env")
 
 
@@ -100,6 +105,7 @@ def supervise(spec: dict, fences: sandbox.Fences) -> dict:
         _fenced_child(spec, fences, project, scratch, stack_file, channel, out_w, cgroup)
     for fd in (results_w, trip_w, out_w, key_fd):
         os.close(fd)
+    base = _cap_memory(BROKER_MB) if ours else 0
     witness = None
     if ours:
         theirs.close()
@@ -136,14 +142,32 @@ def supervise(spec: dict, fences: sandbox.Fences) -> dict:
     if output.dropped and not output.flooded:
         notes.append(f"Output past {output.cap // 1024} KB was left out of the log "
                      f"({output.dropped} bytes).")
+    own = resource.getrusage(resource.RUSAGE_SELF)  # the keeper: copying, watching, broker
+    if base and own.ru_maxrss * 1024 > base + BROKER_MB * 2**20 * 0.8:
+        notes.append(f"The run stored nearly {BROKER_MB} MB in the broker, the most a run may: "
+                     "past that, the broker answered its commands with an error.")
     words = json.dumps(run.records) + run.log
     if "MemoryError" in words or "Cannot allocate memory" in words:
         notes.append(f"The run reached its memory limit ({limits['memory_mb']} MB).")
     if "Resource temporarily unavailable" in words or "BlockingIOError" in words:
         notes.append(f"The run reached its limit of {limits['processes']} processes and threads.")
-    own = resource.getrusage(resource.RUSAGE_SELF)  # the keeper: copying, watching, broker
     return {**runs.as_data(run, notes), "signed": True,
             "cpu": round(child.cpu + own.ru_utime + own.ru_stime, 3)}
+
+
+def _cap_memory(extra_mb: int) -> int:
+    """Cap this keeper's data memory at what it uses now plus ``extra_mb``; returns what it uses
+    now (bytes), or 0 when that cannot be told here."""
+    try:
+        with open("/proc/self/status") as status:
+            used = next(int(line.split()[1]) * 1024 for line in status
+                        if line.startswith("VmData:"))
+        resource.setrlimit(resource.RLIMIT_DATA, (used + extra_mb * 2**20,) * 2)
+    except (OSError, ValueError, StopIteration):
+        return 0
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status
+                    if line.startswith("VmRSS:"))
 
 
 def _fenced_child(spec, fences, project, scratch, stack_file, channel, out_w, cgroup):

@@ -262,7 +262,25 @@ for _folder in (_sysconfig.get_paths()["stdlib"], "{home}", "/tmp",
 print("PROCESSES", sorted(_p for _p in _os.listdir("/proc") if _p.isdigit()), flush=True)
 """
 
-ESCAPES = {"escape": ("config/settings.py", ESCAPE)}  # graded; must change nothing outside
+# Gigabytes stored in the broker, which the keeper (outside the run's limits) serves: 100 MB
+# strings, and one SETRANGE past 500 MB. Six runs at once could have filled the machine.
+BROKER_FLOOD = """
+import os as _os
+try:
+    import redis as _redis
+    _client = _redis.Redis.from_url(_os.environ["REDIS_URL"], socket_timeout=30)
+    _client.setrange("big", 500 * 2**20, "x")
+    for _i in range(30):
+        _client.set("blob%d" % _i, b"x" * (100 * 2**20))
+    print("FLOODED", flush=True)
+except Exception as _e:
+    print("REFUSED", repr(_e)[:100], flush=True)
+"""
+
+ESCAPES = {  # graded; must change nothing outside, nor grow the grader past its limits
+    "escape": ("config/settings.py", ESCAPE),
+    "broker-flood": ("config/settings.py", BROKER_FLOOD),
+}
 
 # The checker's `time` swapped for a copy whose monotonic() runs at a quarter speed: a view
 # that takes 0.8 s "answers in 0.2 s" (nothing of the harness's, nor the time module itself,
