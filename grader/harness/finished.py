@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from celery.signals import task_failure, task_postrun, task_prerun, task_unknown
 
+from .senders import from_celery
+
 __all__ = ["Ended", "Finished"]
 
 
@@ -33,6 +35,7 @@ class Finished:
         self._errors: dict[str, BaseException] = {}
         self._changed = threading.Condition()
 
+    @from_celery
     def _on_prerun(self, task=None, **_):
         # A task run in the calling thread (.apply(), or eager mode) is not the worker's: the
         # thread that sent an email this way is the request's, or the shell's.
@@ -41,14 +44,17 @@ class Finished:
         with self._changed:
             self.threads.add(threading.current_thread().name)
 
+    @from_celery
     def _on_failure(self, task_id=None, exception=None, **_):
         with self._changed:
             self._errors[task_id] = exception
 
+    @from_celery
     def _on_postrun(self, sender=None, task_id=None, state=None, **_):
         self._end(task_id, Ended(getattr(sender, "name", str(sender)), state or "",
                                  self._errors.get(task_id)))
 
+    @from_celery
     def _on_unknown(self, name=None, id=None, **_):
         self._end(id, Ended(name or "", "UNKNOWN"))
 

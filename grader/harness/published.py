@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from celery.signals import before_task_publish
 
+from .senders import from_celery
+
 __all__ = ["Published", "PublishedMessage", "registered_name", "sent_instead"]
 
 
@@ -28,6 +30,7 @@ class Published:
         self.messages: list[PublishedMessage] = []
         self._lock = threading.Lock()
 
+    @from_celery
     def _record(self, sender=None, body=None, headers=None, properties=None, **_):
         headers = headers or {}
         args, kwargs = (body[0], body[1]) if isinstance(body, (list, tuple)) and len(body) >= 2 else ((), {})

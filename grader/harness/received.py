@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from celery.signals import task_received, task_rejected
 
+from .senders import from_celery
+
 __all__ = ["Received", "Taken"]
 
 
@@ -32,6 +34,7 @@ class Received:
         self.refused: dict[str, str] = {}  # message id: why, in Celery's words
         self._changed = threading.Condition()
 
+    @from_celery
     def _on_taken(self, sender=None, request=None, **_):
         taken = Taken(request.name, request.id, request.content_type,
                       tuple(request.args or ()), dict(request.kwargs or {}))
@@ -39,6 +42,7 @@ class Received:
             self.taken[request.id] = taken
             self._changed.notify_all()
 
+    @from_celery
     def _on_refused(self, sender=None, message=None, exc=None, **_):
         headers = getattr(message, "headers", None) or {}
         with self._changed:

@@ -356,3 +356,22 @@ for _item in _session.items:
 
 FORGERS["plugin"] = ("config/settings.py", PLUGIN)
 FORGERS["class"] = ("config/settings.py", CLASS)
+
+# Stage 02's view, its .delay() replaced by Celery's before_task_publish sent by hand with a
+# made-up message (nothing reaches the broker but a decoy for the witness): the harness's
+# Published heard it as a publication, so "the view published one message" passed (8/10 on 02
+# where the same view with no .delay() scores 4). Graded; the fake must count for nothing.
+SIGNAL_DELAY = '''            send_feedback_email_task.delay(
+                form.cleaned_data["email"], form.cleaned_data["message"]
+            )'''
+SIGNAL_FAKE = '''            import json, os, uuid
+            import redis
+            from celery.signals import before_task_publish
+            name = send_feedback_email_task.name
+            before_task_publish.send(
+                sender=name, body=((form.cleaned_data["email"], form.cleaned_data["message"]),
+                                   {}, {}),
+                headers={"task": name, "id": str(uuid.uuid4())}, properties={}, exchange="",
+                routing_key="celery")
+            redis.Redis.from_url(os.environ["REDIS_URL"]).lpush("decoy",
+                                                                json.dumps({"task": name}))'''
