@@ -21,7 +21,7 @@ from grader.grade.verdict import scan
 from grader.stage import StageError, write_stage
 
 from .answers import all_right, apply
-from .forgers import ESCAPES, FORGERS, SIGNAL_DELAY, SIGNAL_FAKE
+from .forgers import ESCAPES, FORGERS, RECEIVER_FAKE, SIGNAL_DELAY, SIGNAL_FAKE
 from .test_grade import LIMITS, grade
 
 HONEST = (0, 2, 3)
@@ -45,10 +45,11 @@ def forged(tmp_path_factory):
                                     .replace("{home}", str(Path.home())) + "\n")
     for number in HONEST:
         write_stage(number, root / "class" / f"honest-{number:02d}")
-    views = root / "class" / "signal" / "feedback" / "views.py"
-    write_stage(2, views.parents[1])
-    assert SIGNAL_DELAY in views.read_text()
-    views.write_text(views.read_text().replace(SIGNAL_DELAY, SIGNAL_FAKE))
+    for name, fake in (("signal", SIGNAL_FAKE), ("receiver", RECEIVER_FAKE)):
+        views = root / "class" / name / "feedback" / "views.py"
+        write_stage(2, views.parents[1])
+        assert SIGNAL_DELAY in views.read_text()
+        views.write_text(views.read_text().replace(SIGNAL_DELAY, fake))
     out = root / "out"
     result = grade(str(root / "class"), "--out", str(out), "--exercises", "01-03",
                    "--jobs", "2", "--seed", "3", *LIMITS)
@@ -122,9 +123,11 @@ def test_a_run_cannot_fill_the_keeper_with_broker_data(forged):
     assert all(any("the most a run may" in n for n in e["notes"]) for e in flood), flood
 
 
-def test_a_publication_faked_with_celery_s_signal_counts_for_nothing(forged):
-    """The harness hears only the signals Celery itself sends (harness/senders.py)."""
-    ex02 = forged["students"]["signal"]["exercises"][1]
+@pytest.mark.parametrize("name", ["signal", "receiver"])
+def test_a_publication_faked_with_celery_s_signal_counts_for_nothing(forged, name):
+    """The harness hears only the signals Celery itself sends, and keeps what it heard where
+    only its receivers add (harness/senders.py)."""
+    ex02 = forged["students"][name]["exercises"][1]
     status = {c["id"]: c["status"] for c in ex02["checks"]}
     assert status["test_valid_post_answers_at_once"] == "failed", status
     assert "published no send_feedback_email_task message" in json.dumps(ex02["checks"])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from celery.signals import before_task_publish
 
-from .senders import from_celery
+from .senders import from_celery, sealed
 
 __all__ = ["Published", "PublishedMessage", "registered_name", "sent_instead"]
 
@@ -27,8 +27,13 @@ class Published:
     """Records every task message published while it is open (a context manager)."""
 
     def __init__(self):
-        self.messages: list[PublishedMessage] = []
+        self._kept = sealed()  # only _record adds: a view cannot append a made-up message
         self._lock = threading.Lock()
+
+    @property
+    def messages(self) -> list[PublishedMessage]:
+        with self._lock:
+            return list(self._kept())
 
     @from_celery
     def _record(self, sender=None, body=None, headers=None, properties=None, **_):
@@ -40,14 +45,13 @@ class Published:
             properties=dict(properties or {}),
         )
         with self._lock:
-            self.messages.append(message)
+            self._kept(message)
 
     def of(self, task_name: str) -> list[PublishedMessage]:
         """The messages of one task, named by where it lives ("music.tasks.fetch_genres"): a
         task defined elsewhere and imported there, or given a name of its own, counts too."""
         names = {task_name, registered_name(task_name)}
-        with self._lock:
-            return [m for m in self.messages if m.task in names]
+        return [m for m in self.messages if m.task in names]
 
     def __enter__(self) -> "Published":
         before_task_publish.connect(self._record, weak=False)
