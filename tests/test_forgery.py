@@ -21,7 +21,8 @@ from grader.grade.verdict import scan
 from grader.stage import StageError, write_stage
 
 from .answers import all_right, apply
-from .forgers import ESCAPES, FORGERS, RECEIVER_FAKE, SIGNAL_DELAY, SIGNAL_FAKE
+from .forgers import (ESCAPES, FORGERS, RECEIVER_FAKE, SIGNAL_DELAY, SIGNAL_FAKE,
+                      THREAD_EDITS)
 from .test_grade import LIMITS, grade
 
 HONEST = (0, 2, 3)
@@ -50,6 +51,11 @@ def forged(tmp_path_factory):
         write_stage(2, views.parents[1])
         assert SIGNAL_DELAY in views.read_text()
         views.write_text(views.read_text().replace(SIGNAL_DELAY, fake))
+    write_stage(2, root / "class" / "thread")
+    for file, old, new in THREAD_EDITS:
+        path = root / "class" / "thread" / file
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new, 1))
     out = root / "out"
     result = grade(str(root / "class"), "--out", str(out), "--exercises", "01-03",
                    "--jobs", "2", "--seed", "3", *LIMITS)
@@ -131,6 +137,13 @@ def test_a_publication_faked_with_celery_s_signal_counts_for_nothing(forged, nam
     status = {c["id"]: c["status"] for c in ex02["checks"]}
     assert status["test_valid_post_answers_at_once"] == "failed", status
     assert "published no send_feedback_email_task message" in json.dumps(ex02["checks"])
+
+
+def test_an_email_sent_by_a_thread_named_like_the_worker_is_not_the_worker_s(forged):
+    ex02 = forged["students"]["thread"]["exercises"][1]
+    status = {c["id"]: c["status"] for c in ex02["checks"]}
+    assert status["test_valid_post_answers_at_once"] == "passed", ex02["checks"]
+    assert status["test_worker_sends_one_email"] == "failed", ex02["checks"]
 
 
 def test_the_channel_is_not_in_the_environment(forged):

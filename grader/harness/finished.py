@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from celery.signals import task_failure, task_postrun, task_prerun, task_unknown
 
-from .senders import from_celery
+from .senders import ThreadName, from_celery, sealed
 
 __all__ = ["Ended", "Finished"]
 
@@ -31,7 +31,8 @@ class Finished:
 
     def __init__(self):
         self.ended: dict[str, Ended] = {}
-        self.threads: set[str] = set()  # the threads tasks ran in: the worker's
+        # The threads tasks ran in (the worker's), as (name, ident): only _on_prerun adds.
+        self._threads = sealed(Finished._on_prerun, heard=True)
         self._errors: dict[str, BaseException] = {}
         self._changed = threading.Condition()
 
@@ -41,8 +42,15 @@ class Finished:
         # thread that sent an email this way is the request's, or the shell's.
         if getattr(getattr(task, "request", None), "is_eager", False):
             return
+        thread = threading.current_thread()
         with self._changed:
-            self.threads.add(threading.current_thread().name)
+            self._threads((thread.name, thread.ident))
+
+    @property
+    def threads(self) -> frozenset[ThreadName]:
+        """The threads tasks ran in: the worker's (compare an email's ``thread`` with them)."""
+        with self._changed:
+            return frozenset(ThreadName(name, ident) for name, ident in self._threads())
 
     @from_celery
     def _on_failure(self, task_id=None, exception=None, **_):

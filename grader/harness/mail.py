@@ -9,18 +9,19 @@ from dataclasses import dataclass
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 
+from .senders import ThreadName, sealed
+
 __all__ = ["CapturingBackend", "Outbox", "SentEmail", "BACKEND"]
 
 BACKEND = "grader.harness.mail.CapturingBackend"
 
-_sent: list["SentEmail"] = []
 _lock = threading.Condition()
 
 
 @dataclass
 class SentEmail:
     message: mail.EmailMessage
-    thread: str
+    thread: ThreadName  # its name, and which thread it was
 
     @property
     def from_worker(self) -> bool:
@@ -32,11 +33,22 @@ class CapturingBackend(EmailBackend):
 
     def send_messages(self, messages):
         count = super().send_messages(messages)
+        thread = threading.current_thread()
         with _lock:
             for message in messages:
-                _sent.append(SentEmail(message, threading.current_thread().name))
+                _sent((message, thread.name, thread.ident))
             _lock.notify_all()
         return count
+
+
+# What was sent, as (message, thread name, thread ident): only send_messages adds, so a
+# project cannot add an email "sent" by another thread, nor change who sent one.
+_sent = sealed(CapturingBackend.send_messages)
+
+
+def _emails(start: int) -> list[SentEmail]:
+    return [SentEmail(message, ThreadName(name, ident))
+            for message, name, ident in _sent()[start:]]
 
 
 class Outbox:
@@ -48,10 +60,10 @@ class Outbox:
 
     def __init__(self):
         with _lock:
-            self._start = len(_sent)
+            self._start = len(_sent())
 
     def _since(self) -> list[SentEmail]:
-        return _sent[self._start:]
+        return _emails(self._start)
 
     @property
     def sent(self) -> list[SentEmail]:

@@ -27,7 +27,8 @@ class Published:
     """Records every task message published while it is open (a context manager)."""
 
     def __init__(self):
-        self._kept = sealed()  # only _record adds: a view cannot append a made-up message
+        # Only _record adds, heard from Celery: a view cannot append a made-up message.
+        self._kept = sealed(Published._record, heard=True)
         self._lock = threading.Lock()
 
     @property

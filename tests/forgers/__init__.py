@@ -393,3 +393,31 @@ RECEIVER_FAKE = '''            import json, os, sys, uuid
                     recorder.messages.append(made_up)
             redis.Redis.from_url(os.environ["REDIS_URL"]).lpush("decoy",
                                                                 json.dumps({"task": name}))'''
+
+# Stage 02 whose task sends nothing; the view's own thread sends the email once the worker has
+# run the task, under the worker's thread name (read from the harness's Finished recorder, found
+# through task_prerun's receivers) and after adding itself to Finished.threads where it can:
+# "sent by the worker" passed, 10/10 on 02 where the same thread under its own name scores 8.
+THREAD_EDITS = [
+    ("feedback/tasks.py", "    send_feedback_email(email_address, message)", "    pass"),
+    ("feedback/views.py", '''            return redirect("feedback:thanks")''',
+     '''            import threading, time
+            from celery.signals import task_prerun
+            from .emails import send_feedback_email
+
+            def later(email, message):
+                time.sleep(0.5)
+                for _key, receiver in list(task_prerun.receivers):
+                    owner = getattr(receiver, "__self__", None)
+                    if owner is None or not hasattr(owner, "threads"):
+                        continue
+                    if hasattr(owner.threads, "add"):
+                        owner.threads.add(threading.current_thread().name)
+                    for name in list(owner.threads):
+                        threading.current_thread().name = str(name)
+                send_feedback_email(email, message)
+
+            threading.Thread(target=later, args=(form.cleaned_data["email"],
+                                                 form.cleaned_data["message"])).start()
+            return redirect("feedback:thanks")'''),
+]
