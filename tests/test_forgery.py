@@ -21,8 +21,8 @@ from grader.grade.verdict import scan
 from grader.stage import StageError, write_stage
 
 from .answers import all_right, apply
-from .forgers import (ESCAPES, FORGERS, RECEIVER_FAKE, SIGNAL_DELAY, SIGNAL_FAKE,
-                      THREAD_EDITS)
+from .forgers import (ESCAPES, FORGERS, POSTED_EDITS, RECEIVER_FAKE, SIGNAL_DELAY,
+                      SIGNAL_FAKE, THREAD_EDITS)
 from .test_grade import LIMITS, grade
 
 HONEST = (0, 2, 3)
@@ -51,11 +51,12 @@ def forged(tmp_path_factory):
         write_stage(2, views.parents[1])
         assert SIGNAL_DELAY in views.read_text()
         views.write_text(views.read_text().replace(SIGNAL_DELAY, fake))
-    write_stage(2, root / "class" / "thread")
-    for file, old, new in THREAD_EDITS:
-        path = root / "class" / "thread" / file
-        assert old in path.read_text()
-        path.write_text(path.read_text().replace(old, new, 1))
+    for name, edits in (("thread", THREAD_EDITS), ("posted", POSTED_EDITS)):
+        write_stage(2, root / "class" / name)
+        for file, old, new in edits:
+            path = root / "class" / name / file
+            assert old in path.read_text()
+            path.write_text(path.read_text().replace(old, new, 1))
     out = root / "out"
     result = grade(str(root / "class"), "--out", str(out), "--exercises", "01-03",
                    "--jobs", "2", "--seed", "3", *LIMITS)
@@ -144,6 +145,15 @@ def test_an_email_sent_by_a_thread_named_like_the_worker_is_not_the_worker_s(for
     status = {c["id"]: c["status"] for c in ex02["checks"]}
     assert status["test_valid_post_answers_at_once"] == "passed", ex02["checks"]
     assert status["test_worker_sends_one_email"] == "failed", ex02["checks"]
+
+
+def test_what_a_checker_keeps_for_its_later_checks_is_written_by_it_alone(forged):
+    """Checker 02's `posted` (the valid POST's outbox) is kept where only the checker writes
+    (tripwire.Carried): a view that puts a made-up outbox there is flagged."""
+    ex02 = forged["students"]["posted"]["exercises"][1]
+    assert ex02["integrity"]["flagged"] and ex02["score"] == 0, ex02["integrity"]
+    assert any("keeps for its later checks" in e["what"] and "views.py" in e.get("where", "")
+               for e in ex02["integrity"]["evidence"]), ex02["integrity"]
 
 
 def test_the_channel_is_not_in_the_environment(forged):

@@ -15,7 +15,12 @@ Python code could replace), so a run that then silences them has already been re
   compared each time a check is reported: anything replaced (``_record``, ``runtest``,
   ``emit``...) is reported;
 - ``guard``: when a record is signed (plugin._signing), whether the student's code is on the
-  stack, or another thread, and whether the harness's emit is what asked.
+  stack, or another thread, and whether the harness's emit is what asked;
+- what a checker carries from one check to the next (a module-level ``posted = {}``: the
+  valid POST's outbox, the task's id): each such dict is swapped for a ``Carried`` before the
+  project loads, which keeps its items where only the checker's own code, called by pytest
+  (or the harness), can write them. A view that put a made-up outbox in checker 02's
+  ``posted`` passed "the worker sends one email" with no email sent.
 
 "Student code" is a frame whose file lies in the project or another folder the run may write
 (code written there and imported), or code without a file (``exec``) run from there. Code the
@@ -28,11 +33,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import MutableMapping
 import sysconfig
 import threading
 import types
 
-__all__ = ["Tripwires"]
+__all__ = ["Carried", "Tripwires"]
 
 _FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames", "gc.get_objects",
                            "gc.get_referrers", "gc.get_referents", "sys.settrace",
@@ -75,6 +81,79 @@ def _impls(caller) -> list[tuple]:
     return [(impl, impl.function, impl.plugin) for impl in caller.get_hookimpls()]
 
 
+def _carrying(owner: str, allowed: tuple, refuse, getframe):
+    """A checker's carried items, in this generator's frame (reaching it sets off the audit
+    hook): ``("get", None)`` answers them all (a copy); ``("set", {key: value})`` and
+    ``("del", key)`` change them, when the code asking is the checker's own, called by pytest
+    or the harness, on the thread the run started on."""
+    kept, main, ident, helpers = {}, threading.get_ident(), threading.get_ident, _CARRIED_HELPERS
+    answer = None
+    while True:
+        verb, what = yield answer
+        answer = None
+        if verb == "get":
+            answer = dict(kept)
+            continue
+        # 0: this generator, 1: a Carried method (_ask is the generator's send), then helpers
+        frame = getframe(1)
+        while frame is not None and frame.f_code.co_filename.endswith(helpers):
+            frame = frame.f_back
+        ok = frame is not None and frame.f_code.co_filename == owner and ident() == main
+        while ok and frame is not None and frame.f_code.co_filename == owner:
+            frame = frame.f_back  # the checker's own frames: the test, its helpers
+        while ok and frame is not None:  # the rest: pytest, pluggy and the grader only
+            ok = frame.f_code.co_filename.startswith(allowed)
+            frame = frame.f_back
+        if not ok:
+            refuse()
+        elif verb == "set":
+            kept.update(what)
+        elif verb == "del":
+            kept.pop(what, None)
+
+
+# Frames between a Carried method and whoever asked: its own, and MutableMapping.update's.
+_CARRIED_HELPERS = ("/grader/harness/tripwire.py", "/_collections_abc.py")
+
+
+class Carried(MutableMapping):
+    """What a checker keeps for its later checks (``posted = {}``), writable by it alone.
+
+    A dict at module level of a checker is readable and writable by the student's code (through
+    sys.modules); this one refuses a write that does not come from the checker's own code as
+    pytest (or the harness) runs it, and the tripwires report it. Reads are as a dict's."""
+
+    __slots__ = ("_ask", "_name")
+
+    def __init__(self, ask, name: str):
+        self._ask, self._name = ask, name
+
+    def __getitem__(self, key):
+        return self._ask(("get", None))[key]
+
+    def __setitem__(self, key, value):
+        self._ask(("set", {key: value}))
+
+    def __delitem__(self, key):
+        self._ask(("del", key))
+
+    def __iter__(self):
+        return iter(self._ask(("get", None)))
+
+    def __len__(self):
+        return len(self._ask(("get", None)))
+
+    def update(self, *args, **kwargs):
+        self._ask(("set", dict(*args, **kwargs)))
+
+    def clear(self):
+        for key in list(self):
+            del self[key]
+
+    def __repr__(self):
+        return f"Carried({self._ask(('get', None))!r})"
+
+
 class Tripwires:
     """Armed once per run, before the project loads; ``fd`` is the tripwire pipe's write end.
 
@@ -94,6 +173,7 @@ class Tripwires:
         self._snapshot: dict | None = None
         self._items: list = []
         self._hooks: list = []
+        self._carried: list = []  # (module namespace, name, Carried, its _ask)
         self._write = os.write  # captured: a replaced os.write does not silence us
         self._ident = threading.get_ident
         self._getframe = sys._getframe
@@ -236,6 +316,8 @@ class Tripwires:
             checkers = [n for n, m in list(sys.modules.items())
                         if "/exercises/" in (getattr(m, "__file__", None) or "")
                         or n.startswith("grader.harness.")]
+            self._carry([sys.modules[n] for n in checkers if n in sys.modules
+                         and "/exercises/" in (getattr(sys.modules[n], "__file__", None) or "")])
             for name in dict.fromkeys(SNAPSHOT + tuple(checkers)):
                 module = sys.modules.get(name)
                 if module is None:
@@ -255,10 +337,45 @@ class Tripwires:
         finally:
             self._busy.discard(me)
 
+    def _carry(self, modules) -> None:
+        """Swap each empty dict at module level of a checker for a ``Carried``: what a check
+        keeps there for the later ones (the valid POST's outbox, the task's id)."""
+        import _pytest
+        import pluggy
+        allowed = tuple(os.path.dirname(m.__file__) + "/" for m in (_pytest, pluggy)) + (
+            self.guarded_dirs[0], os.path.dirname(os.__file__) + "/runpy.py", "<frozen runpy>")
+        for module in modules:
+            namespace, owner = vars(module), module.__file__
+            for key, value in list(namespace.items()):
+                if type(value) is not dict or value or key.startswith("__"):
+                    continue
+                label = f"{module.__name__}.{key}"
+                refuse = (lambda label=label: self.report(
+                    "tampered", f"what the checker keeps for its later checks ({label}) was "
+                    "written by code other than the checker's", self._writer()))
+                carrying = _carrying(owner, allowed, refuse, self._getframe)
+                next(carrying)
+                carried = Carried(carrying.send, label)
+                namespace[key] = carried
+                self._carried.append((namespace, key, carried, carried._ask))
+
+    def _writer(self) -> str:
+        """Where the student's code is on the stack, if it is."""
+        frame = self._getframe(1)
+        while frame is not None:
+            if self._theirs(frame.f_code.co_filename):
+                return self._where(frame)
+            frame = frame.f_back
+        return ""
+
     def tampered(self) -> None:
         """Report whatever was replaced or added since the snapshot (each change once)."""
         if self._snapshot is None:
             return
+        for namespace, key, carried, ask in self._carried:
+            if namespace.get(key) is not carried or carried._ask is not ask:
+                self.report("tampered", f"what the checker keeps for its later checks "
+                            f"({carried._name}) was replaced")
         for item, kind, held in self._items:  # runtest, its function... set on the item
             for key, value in list(vars(item).items()):
                 if callable(value) and held.get(key) is not value:

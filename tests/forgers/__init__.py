@@ -421,3 +421,46 @@ THREAD_EDITS = [
                                                  form.cleaned_data["message"])).start()
             return redirect("feedback:thanks")'''),
 ]
+
+# Stage 02 whose task sends nothing; the view puts a made-up outbox in checker 02's `posted`
+# (found through sys.modules), whose one email claims a worker thread (read from the harness's
+# Finished recorder, through task_prerun's receivers): "the worker sends one email" read the
+# made-up outbox and passed, 10/10 on 02 where the same project without it scores 8.
+POSTED_EDITS = [
+    ("feedback/tasks.py", "    send_feedback_email(email_address, message)", "    pass"),
+    ("feedback/views.py", '''            return redirect("feedback:thanks")''',
+     '''            import sys, threading
+            from django.core.mail import EmailMessage
+            from celery.signals import task_prerun
+            email, text = form.cleaned_data["email"], form.cleaned_data["message"]
+
+            def worker_thread():
+                for _key, receiver in list(task_prerun.receivers):
+                    owner = getattr(receiver, "__self__", None)
+                    if owner is not None and getattr(owner, "threads", None):
+                        return next(iter(owner.threads))
+                return threading.main_thread().name
+
+            class Sent:
+                message = EmailMessage("Thank you for your feedback", "You wrote: " + text,
+                                       to=[email])
+
+                @property
+                def thread(self):
+                    return worker_thread()
+
+            class Box:
+                @property
+                def sent(self):
+                    return [Sent()]
+
+                def wait_for(self, *args, **kwargs):
+                    return self.sent
+
+            for module in list(sys.modules.values()):
+                posted = getattr(module, "posted", None)
+                if "/exercises/" in (getattr(module, "__file__", "") or "") and hasattr(
+                        posted, "keys"):
+                    posted["outbox"] = Box()
+            return redirect("feedback:thanks")'''),
+]
