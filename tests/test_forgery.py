@@ -21,8 +21,8 @@ from grader.grade.verdict import scan
 from grader.stage import StageError, write_stage
 
 from .answers import all_right, apply
-from .forgers import (ESCAPES, FORGERS, POSTED_EDITS, RECEIVER_FAKE, SIGNAL_DELAY,
-                      SIGNAL_FAKE, THREAD_EDITS)
+from .forgers import (ESCAPES, FORGERS, POSTED_EDITS, PRODUCER_FAKE, RECEIVER_FAKE,
+                      SIGNAL_DELAY, SIGNAL_FAKE, THREAD_EDITS)
 from .test_grade import LIMITS, grade
 
 HONEST = (0, 2, 3)
@@ -46,7 +46,8 @@ def forged(tmp_path_factory):
                                     .replace("{home}", str(Path.home())) + "\n")
     for number in HONEST:
         write_stage(number, root / "class" / f"honest-{number:02d}")
-    for name, fake in (("signal", SIGNAL_FAKE), ("receiver", RECEIVER_FAKE)):
+    for name, fake in (("signal", SIGNAL_FAKE), ("receiver", RECEIVER_FAKE),
+                       ("producer", PRODUCER_FAKE)):
         views = root / "class" / name / "feedback" / "views.py"
         write_stage(2, views.parents[1])
         assert SIGNAL_DELAY in views.read_text()
@@ -138,6 +139,16 @@ def test_a_publication_faked_with_celery_s_signal_counts_for_nothing(forged, nam
     status = {c["id"]: c["status"] for c in ex02["checks"]}
     assert status["test_valid_post_answers_at_once"] == "failed", status
     assert "published no send_feedback_email_task message" in json.dumps(ex02["checks"])
+
+
+def test_a_message_celery_published_must_cross_the_broker(forged):
+    """A publication through Celery's send_task_message with a producer that sends nothing:
+    Celery said it published a message that never crossed the broker (the witness holds each
+    id the harness heard from after_task_publish)."""
+    ex02 = forged["students"]["producer"]["exercises"][1]
+    assert ex02["integrity"]["flagged"] and ex02["score"] == 0, ex02["integrity"]
+    assert any(e["kind"] == "witness" and "no message with that id" in e["what"]
+               for e in ex02["integrity"]["evidence"]), ex02["integrity"]
 
 
 def test_an_email_sent_by_a_thread_named_like_the_worker_is_not_the_worker_s(forged):

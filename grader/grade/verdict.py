@@ -15,7 +15,10 @@ disagrees with its records:
 - **the witness**: the broker is served by the keeper, outside the student's process, and sees
   every task message that really crossed it. A check that, on the instructor's own stage, has
   task messages crossing the broker while it runs, and that claims "passed" with none crossing,
-  is not backed.
+  is not backed; and every message Celery itself said it published (its after_task_publish,
+  which the harness hears and sends with each check record, as task name and id) must have
+  crossed the broker, with that id: a "publication" through Celery's own send_task_message
+  with a producer that sends nothing is not one.
 
 ``scan`` is a static look at the submission's code for the same tricks; it is evidence for a
 human (the row says "needs a look"), never a zero by itself.
@@ -134,6 +137,7 @@ def judge(exercise: Exercise, result: dict, reference: dict[str, int] | None = N
     evidence += [{"kind": "protocol", "what": text} for text in _protocol(exercise, result)]
     evidence += [{"kind": f"tripwire: {wire.get('kind')}", "what": wire.get("what", ""),
                   "where": wire.get("where", "")} for wire in result.get("tripwires", [])]
+    evidence += _unsent(result)
     crossed = witnessed(result["records"], result.get("witness", {}).get("published", []))
     for record in result["records"]:
         check = record.get("id")
@@ -143,6 +147,26 @@ def judge(exercise: Exercise, result: dict, reference: dict[str, int] | None = N
                 f'"{check}" claims to have passed, but no task message crossed the broker while '
                 f"it ran (on the instructor's stage, {reference[check]} did).")})
     return {"flagged": bool(evidence), "evidence": evidence[:30]}
+
+
+def _unsent(result: dict) -> list[dict]:
+    """Messages Celery published, by the run's records, that never crossed the broker."""
+    witness = result.get("witness") or {}
+    if not witness.get("served") or witness.get("overflowed") or "ids" not in witness:
+        return []
+    ids, found = set(witness["ids"]), []
+    for record in result["records"]:
+        for pair in record.get("sent") or ():
+            if not (isinstance(pair, list) and len(pair) == 2) or "|".join(map(str, pair)) in ids:
+                continue
+            where = (f' during "{record["id"]}"' if record.get("event") == "check"
+                     else " after the last check")
+            found.append({"kind": "witness", "what": (
+                f"Celery said it published a {pair[0]} message (id {pair[1]}){where}, but no "
+                "message with that id crossed the broker.")})
+            if len(found) >= 3:
+                return found
+    return found
 
 
 # -- the static scan -----------------------------------------------------------------------------

@@ -12,6 +12,8 @@ longer competes with the run for one GIL; the extra is a thread per connection i
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import socket
 import threading
@@ -22,7 +24,9 @@ from ..harness.broker import _server_class
 __all__ = ["Witness", "hand_over"]
 
 _TASK = re.compile(rb'"task": "([^"]{1,200})"')
+_ID = re.compile(rb'"id": "([^"]{1,200})"')  # the message's headers (not root_id, parent_id)
 MAX_EVENTS = 5000
+MAX_IDS = 100_000
 
 
 def hand_over(channel: socket.socket) -> str:
@@ -95,12 +99,31 @@ class _Tee:
         return getattr(self._raw, name)
 
 
+def message_key(line: bytes) -> str | None:
+    """``"task name|task id"`` of a task message as it crosses the broker (kombu's envelope:
+    protocol 2 carries both in its headers, protocol 1 in its body); None if it has no id."""
+    names, ids = _TASK.findall(line), _ID.findall(line)
+    if not ids:
+        try:  # protocol 1: {"task": ..., "id": ...} is the body, base64 in the envelope
+            body = json.loads(line).get("body", "")
+            decoded = base64.b64decode(body) if isinstance(body, str) else b""
+            names, ids = _TASK.findall(decoded), _ID.findall(decoded)
+        except (ValueError, TypeError, AttributeError):
+            return None
+    if not ids:
+        return None
+    name = names[0] if names else b""
+    return (name + b"|" + ids[0]).decode(errors="replace")
+
+
 class Witness:
     """Receives the run's listening socket and serves the broker on it until ``stop``."""
 
     def __init__(self, channel: socket.socket):
         self.channel = channel
         self.published: list[list] = []
+        self.ids: set[str] = set()  # "task|id" of every task message that crossed
+        self.overflowed = False  # more than MAX_IDS: then the ids prove nothing either way
         self._server = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._serve, name="witness", daemon=True)
@@ -108,10 +131,16 @@ class Witness:
 
     def _note(self, line: bytes) -> None:
         now = time.monotonic()
+        key = message_key(line)
         with self._lock:
             for name in _TASK.findall(line):
                 if len(self.published) < MAX_EVENTS:
                     self.published.append([now, name.decode(errors="replace")])
+            if key is not None:
+                if len(self.ids) < MAX_IDS:
+                    self.ids.add(key)
+                else:
+                    self.overflowed = True
 
     def _serve(self) -> None:
         try:
@@ -145,4 +174,5 @@ class Witness:
         if self._server is not None:
             threading.Thread(target=self._server.shutdown, daemon=True).start()
         with self._lock:
-            return {"published": list(self.published), "served": self._server is not None}
+            return {"published": list(self.published), "served": self._server is not None,
+                    "ids": sorted(self.ids), "overflowed": self.overflowed}

@@ -29,15 +29,18 @@ import random
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from celery.signals import after_task_publish
 
 from .broker import BrokerUnreachable, open_broker
 from .failures import CheckFailed, CheckTimedOut
 from .fake import Fake
 from .project import ProjectError, checker_environment, load_project
+from .senders import from_celery, sealed
 from .tracebacks import _inside, format_frames, student_frames, student_traceback
 from .task_signals import Watch
 from .tripwire import Tripwires
@@ -115,9 +118,25 @@ def _signer(key_fd: str | None, wires: Tripwires | None):
 def _signing(mac, wires: Tripwires | None):
     counter, clock, dumps, getframe = itertools.count(), time.monotonic, json.dumps, sys._getframe
     emit = _Run.emit.__code__
+    sent, told, heard, heard_from, connected = _sent, 0, _on_sent, after_task_publish, False
     line = None
     while True:
         record = yield line
+        if record.get("event") in ("check", "end"):
+            # The task messages Celery published (its after_task_publish) since the last
+            # check: each must have crossed the broker (the keeper's witness holds them to it).
+            # A view that "published" through Celery's own send_task_message with a producer
+            # that sends nothing was heard as a publication, and passed.
+            with _sent_lock:
+                pairs = sent()
+            record["sent"] = [list(pair) for pair in pairs[told:told + 500]]
+            told = len(pairs)
+            now = any(r is heard for _, r in list(heard_from.receivers)) and (
+                "send" not in vars(heard_from))
+            if wires and connected and not now:
+                wires.report("tampered", "the grader no longer hears what Celery publishes "
+                             "(its after_task_publish receiver was removed)")
+            connected = connected or now
         if wires:
             caller = getframe(1)
             if caller.f_code is not emit:
@@ -139,6 +158,22 @@ def _signing(mac, wires: Tripwires | None):
 
 _run: _Run | None = None
 _watch: Watch | None = None  # what the project's tasks did, from Celery's signals
+
+
+@from_celery
+def _on_sent(sender=None, body=None, headers=None, **_):
+    """Celery's after_task_publish: a task message was handed to the broker."""
+    headers = headers if isinstance(headers, dict) else {}
+    task, ident = headers.get("task"), headers.get("id")
+    if not ident and isinstance(body, dict):  # protocol 1: the body holds them
+        task, ident = body.get("task"), body.get("id")
+    with _sent_lock:
+        _sent((str(task or sender or ""), str(ident or "")))
+
+
+# ("task name", "task id") of every message Celery published: only _on_sent adds.
+_sent = sealed(_on_sent, heard=True)
+_sent_lock = threading.Lock()
 
 
 def pytest_configure(config):
@@ -223,6 +258,7 @@ def pytest_collection_finish(session):
     run.emit(event="broker", url=run.broker.url, label=run.broker.label)
     global _watch
     _watch = Watch(run.project_path)  # before the tripwires' snapshot, which holds it
+    after_task_publish.connect(_on_sent, weak=False)
     # (The items go to the tripwires' snapshot: what each check runs must not change.)
     run.emit(event="phase", phase="loading your project", _items=list(session.items))
     env = {**checker_environment(run.broker.url, run.scratch, run.seed),

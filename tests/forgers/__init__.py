@@ -464,3 +464,29 @@ POSTED_EDITS = [
                     posted["outbox"] = Box()
             return redirect("feedback:thanks")'''),
 ]
+
+# Stage 02's view, its .delay() replaced by Celery's own send_task_message with a producer that
+# sends nothing (so Celery itself sends before_task_publish, and the harness heard a
+# publication), plus a decoy pushed to the broker for the witness: 8/10 on 02 where the same
+# view with no .delay() scores 4.
+PRODUCER_FAKE = '''            import json, os, uuid
+            import redis
+            from celery import current_app
+            app = current_app._get_current_object()
+            name = send_feedback_email_task.name
+            message = app.amqp.as_task_v2(
+                str(uuid.uuid4()), name,
+                args=(form.cleaned_data["email"], form.cleaned_data["message"]))
+
+            class Nothing:
+                connection = None
+                serializer = "json"
+
+                def publish(self, *args, **kwargs):
+                    pass
+
+            with app.producer_or_acquire() as real:
+                Nothing.connection = real.connection
+            app.amqp.send_task_message(Nothing(), name, message)
+            redis.Redis.from_url(os.environ["REDIS_URL"]).lpush("decoy",
+                                                                json.dumps({"task": name}))'''
