@@ -21,8 +21,8 @@ from grader.grade.verdict import scan
 from grader.stage import StageError, write_stage
 
 from .answers import all_right, apply
-from .forgers import (ESCAPES, FORGERS, POSTED_EDITS, PRODUCER_FAKE, RECEIVER_FAKE,
-                      SIGNAL_DELAY, SIGNAL_FAKE, THREAD_EDITS)
+from .forgers import (ESCAPES, FORGERS, KEPT_FAKE, POSTED_EDITS, PRODUCER_FAKE,
+                      RECEIVER_FAKE, SIGNAL_DELAY, SIGNAL_FAKE, THREAD_EDITS)
 from .test_grade import LIMITS, grade
 
 HONEST = (0, 2, 3)
@@ -47,7 +47,7 @@ def forged(tmp_path_factory):
     for number in HONEST:
         write_stage(number, root / "class" / f"honest-{number:02d}")
     for name, fake in (("signal", SIGNAL_FAKE), ("receiver", RECEIVER_FAKE),
-                       ("producer", PRODUCER_FAKE)):
+                       ("producer", PRODUCER_FAKE), ("kept", KEPT_FAKE)):
         views = root / "class" / name / "feedback" / "views.py"
         write_stage(2, views.parents[1])
         assert SIGNAL_DELAY in views.read_text()
@@ -139,6 +139,15 @@ def test_a_publication_faked_with_celery_s_signal_counts_for_nothing(forged, nam
     status = {c["id"]: c["status"] for c in ex02["checks"]}
     assert status["test_valid_post_answers_at_once"] == "failed", status
     assert "published no send_feedback_email_task message" in json.dumps(ex02["checks"])
+
+
+def test_a_recorder_s_store_cannot_be_replaced(forged):
+    """Published keeps its messages in a SealedField (a property): set on the instance it is
+    refused, set on the class the tripwires report it."""
+    ex02 = forged["students"]["kept"]["exercises"][1]
+    assert ex02["integrity"]["flagged"] and ex02["score"] == 0, ex02["integrity"]
+    assert any("Published._kept was replaced" in e["what"]
+               for e in ex02["integrity"]["evidence"]), ex02["integrity"]
 
 
 def test_a_message_celery_published_must_cross_the_broker(forged):

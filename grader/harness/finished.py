@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from celery.signals import task_failure, task_postrun, task_prerun, task_unknown
 
-from .senders import ThreadName, from_celery, sealed
+from .senders import SealedField, ThreadName, from_celery
 
 __all__ = ["Ended", "Finished"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ended:
     task: str
     state: str  # SUCCESS, FAILURE, RETRY... or UNKNOWN: the worker has no task of that name
@@ -30,9 +30,6 @@ class Finished:
     """Records, while open (a context manager), how each task message ended in the worker."""
 
     def __init__(self):
-        self.ended: dict[str, Ended] = {}
-        # The threads tasks ran in (the worker's), as (name, ident): only _on_prerun adds.
-        self._threads = sealed(Finished._on_prerun, heard=True)
         self._errors: dict[str, BaseException] = {}
         self._changed = threading.Condition()
 
@@ -59,29 +56,39 @@ class Finished:
 
     @from_celery
     def _on_postrun(self, sender=None, task_id=None, state=None, **_):
-        self._end(task_id, Ended(getattr(sender, "name", str(sender)), state or "",
-                                 self._errors.get(task_id)))
+        ended = Ended(getattr(sender, "name", str(sender)), state or "", self._errors.get(task_id))
+        with self._changed:
+            self._ended((task_id, ended))
+            self._changed.notify_all()
 
     @from_celery
     def _on_unknown(self, name=None, id=None, **_):
-        self._end(id, Ended(name or "", "UNKNOWN"))
-
-    def _end(self, task_id, ended: Ended) -> None:
         with self._changed:
-            self.ended[task_id] = ended
+            self._ended((id, Ended(name or "", "UNKNOWN")))
             self._changed.notify_all()
+
+    # The threads tasks ran in (the worker's), as (name, ident): only _on_prerun adds; how each
+    # task message ended, as (id, Ended): only the worker's signals add.
+    _threads = SealedField(_on_prerun, heard=True)
+    _ended = SealedField(_on_postrun, _on_unknown, heard=True)
+
+    @property
+    def ended(self) -> dict[str, Ended]:
+        """How each task message ended, by its id (a copy)."""
+        with self._changed:
+            return dict(self._ended())
 
     def wait(self, ids, within: float = 5.0) -> dict[str, Ended]:
         """How the tasks ``ids`` ended, once all have ended or ``within`` seconds passed."""
         ids = list(ids)
         deadline = time.monotonic() + within
         with self._changed:
-            while not all(i in self.ended for i in ids):
+            while not all(i in (ended := dict(self._ended())) for i in ids):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._changed.wait(left)
-            return {i: self.ended[i] for i in ids if i in self.ended}
+            return {i: ended[i] for i in ids if i in ended}
 
     def __enter__(self) -> "Finished":
         task_prerun.connect(self._on_prerun, weak=False)

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from celery.signals import before_task_publish
 
-from .senders import from_celery, sealed
+from .senders import SealedField, from_celery
 
 __all__ = ["Published", "PublishedMessage", "registered_name", "sent_instead"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class PublishedMessage:
     task: str
     id: str
@@ -27,8 +27,6 @@ class Published:
     """Records every task message published while it is open (a context manager)."""
 
     def __init__(self):
-        # Only _record adds, heard from Celery: a view cannot append a made-up message.
-        self._kept = sealed(Published._record, heard=True)
         self._lock = threading.Lock()
 
     @property
@@ -47,6 +45,9 @@ class Published:
         )
         with self._lock:
             self._kept(message)
+
+    # Only _record adds, heard from Celery: a view cannot append a made-up message.
+    _kept = SealedField(_record, heard=True)
 
     def of(self, task_name: str) -> list[PublishedMessage]:
         """The messages of one task, named by where it lives ("music.tasks.fetch_genres"): a

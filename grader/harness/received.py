@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from celery.signals import task_received, task_rejected
 
-from .senders import from_celery
+from .senders import SealedField, from_celery
 
 __all__ = ["Received", "Taken"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Taken:
     task: str
     id: str
@@ -30,8 +30,6 @@ class Received:
     """Records, while open (a context manager), each message the worker took or refused."""
 
     def __init__(self):
-        self.taken: dict[str, Taken] = {}
-        self.refused: dict[str, str] = {}  # message id: why, in Celery's words
         self._changed = threading.Condition()
 
     @from_celery
@@ -39,15 +37,30 @@ class Received:
         taken = Taken(request.name, request.id, request.content_type,
                       tuple(request.args or ()), dict(request.kwargs or {}))
         with self._changed:
-            self.taken[request.id] = taken
+            self._taken((request.id, taken))
             self._changed.notify_all()
 
     @from_celery
     def _on_refused(self, sender=None, message=None, exc=None, **_):
         headers = getattr(message, "headers", None) or {}
         with self._changed:
-            self.refused[headers.get("id", "")] = str(exc) if exc else "unknown message"
+            self._refused((headers.get("id", ""), str(exc) if exc else "unknown message"))
             self._changed.notify_all()
+
+    # Only the worker's signals add, as (message id, Taken) and (message id, why).
+    _taken = SealedField(_on_taken, heard=True)
+    _refused = SealedField(_on_refused, heard=True)
+
+    @property
+    def taken(self) -> dict[str, Taken]:
+        with self._changed:
+            return dict(self._taken())
+
+    @property
+    def refused(self) -> dict[str, str]:
+        """Message id: why the worker refused it, in Celery's words (a copy)."""
+        with self._changed:
+            return dict(self._refused())
 
     def wait_for(self, message_id: str, within: float = 5.0) -> Taken | str | None:
         """The message once the worker has seen it: a Taken, the reason it was refused, or
@@ -55,10 +68,11 @@ class Received:
         deadline = time.monotonic() + within
         with self._changed:
             while True:
-                if message_id in self.taken:
-                    return self.taken[message_id]
-                if message_id in self.refused:
-                    return self.refused[message_id]
+                taken, refused = dict(self._taken()), dict(self._refused())
+                if message_id in taken:
+                    return taken[message_id]
+                if message_id in refused:
+                    return refused[message_id]
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None

@@ -8,7 +8,9 @@ the broker witness too). So these receivers ignore a signal unless the code that
 Celery's or kombu's, and what they heard is kept where only they can add to it (``sealed``:
 a view that found the Published recorder through the signal's receivers appended a made-up
 message to its list, and a thread of its own to Finished.threads). Threads are told apart by
-who they are, not by their names (``ThreadName``).
+who they are, not by their names (``ThreadName``). A store an object keeps is a class's
+``SealedField``: an instance attribute could be replaced with a function answering made-up
+items (a view set Published._kept to one).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import functools
 import os
 import sys
 import threading
+import weakref
 
 import celery
 import kombu
 
-__all__ = ["ThreadName", "from_celery", "sealed"]
+__all__ = ["SealedField", "ThreadName", "from_celery", "sealed"]
 
 _CELERY = os.path.dirname(celery.__file__) + os.sep
 _SENDERS = (_CELERY, os.path.dirname(kombu.__file__) + os.sep)
@@ -47,23 +50,56 @@ _HEARD = from_celery(lambda: None).__code__  # every receiver wrapped above runs
 
 
 def sealed(adder, heard: bool = False):
-    """An append-only list: ``keep(item)`` adds ``item`` when ``adder`` (a function) calls it,
-    and, with ``heard``, only when ``adder`` was called by a ``from_celery`` receiver; else it
-    adds nothing. ``keep()`` answers what it holds, as a tuple. The items live in a generator's
-    frame, which only attributes the tripwires report can reach. Not thread safe: callers hold
-    a lock. Keep immutable items (tuples): an object handed out could be changed."""
-    keeping = _keeping(getattr(adder, "__wrapped__", adder).__code__, heard)
+    """An append-only list: ``keep(item)`` adds ``item`` when ``adder`` (a function, or a tuple
+    of them) calls it, and, with ``heard``, only when ``adder`` was called by a ``from_celery``
+    receiver; else it adds nothing. ``keep()`` answers what it holds, as a tuple. The items live
+    in a generator's frame, which only attributes the tripwires report can reach (and ``keep``
+    holds it as a default argument, whose replacement they report: a closure's cell can be
+    set unseen). Not thread safe: callers hold a lock. Keep immutable items (tuples, frozen
+    dataclasses): an object handed out could be changed."""
+    adders = adder if isinstance(adder, tuple) else (adder,)
+    keeping = _keeping(frozenset(getattr(a, "__wrapped__", a).__code__ for a in adders), heard)
     next(keeping)
-    return lambda item=None: keeping.send(item)
+    return lambda item=None, _send=keeping.send: _send(item)
 
 
-def _keeping(adder, heard: bool):
+class SealedField(property):
+    """A class attribute that is each instance's own ``sealed(adders, heard)`` store.
+
+    ``self._kept = sealed(...)`` in ``__init__`` can be replaced on the instance by anyone who
+    reaches it (a signal's receivers hold it); a property without a setter cannot, and the
+    tripwires' snapshot holds the class's properties."""
+
+    def __init__(self, *adders, heard: bool = False):
+        registry = _registry(adders, heard)
+        next(registry)
+
+        def store(instance, _send=registry.send, _lock=threading.Lock()):
+            with _lock:
+                return _send(instance)
+
+        super().__init__(store)
+
+
+def _registry(adders: tuple, heard: bool):
+    """Each instance's store, made when first asked for (by the instance's id, while it lives)."""
+    stores, ref = {}, weakref.ref
+    instance = yield None
+    while True:
+        entry = stores.get(id(instance))
+        if entry is None or entry[0]() is not instance:
+            entry = (ref(instance), sealed(adders, heard))
+            stores[id(instance)] = entry
+        instance = yield entry[1]
+
+
+def _keeping(adders: frozenset, heard: bool):
     kept, getframe = [], sys._getframe
     answer = ()
     while True:
         item = yield answer
         # 0: this generator, 1: the lambda of sealed(), 2: the adder, 3: from_celery's heard
-        if item is not None and getframe(2).f_code is adder and (
+        if item is not None and getframe(2).f_code in adders and (
                 not heard or getframe(3).f_code is _HEARD):
             kept.append(item)
         answer = tuple(kept)

@@ -251,7 +251,8 @@ class Tripwires:
         if event == "object.__getattr__" and args[1] not in _SECRET_ATTRS:
             return
         if event == "object.__setattr__" and args[1] not in ("__code__", "__globals__",
-                                                              "__class__"):
+                                                              "__class__", "__defaults__",
+                                                              "__kwdefaults__"):
             return
         frame = self._getframe(2)
         if event in _PATH_EVENTS:
