@@ -171,12 +171,14 @@ WEEK_LESSON = "#step-2-the-week-in-local-time"
 
 def _mondays_around_a_change(fake, zone: ZoneInfo) -> list[datetime]:
     """Three Mondays at 07:30 local, a week apart; the clocks change between the first and the
-    last in every zone that has a change of clocks (in the first week or the second)."""
+    second in every zone that has a change of clocks. Always in the first week: a week counted
+    as 168 hours of UTC then fails the first digest's check whatever the seed (with the change
+    in either week, it failed the first check or the second by the seed)."""
     rng = fake.random
     days = _days(rng.choice((2026, 2027)))
     changes = _changes(days, zone)
     day = rng.choice(changes) if changes else rng.choice(days)
-    day -= timedelta(days=day.weekday() + 7 * rng.randint(0, 1))  # the Monday of or before
+    day -= timedelta(days=day.weekday())  # the Monday of or before the change
     return [datetime.combine(day + timedelta(days=7 * n), DIGEST, tzinfo=zone) for n in range(3)]
 
 

@@ -17,7 +17,6 @@ WEEK = "    start, end = digest_week(timezone.now())\n"
 FILTER = "Album.objects.filter(created_at__gte=start, created_at__lt=end)"
 NONE = '        body = f"There were no new albums on Encore {week}."'
 LINES = '        lines = [f"- “{album.title}” by {album.artist.name}" for album in albums]\n'
-PARIS = 7  # a seed that starts the project in Europe/Paris: its fortnight has a change of clocks
 
 WRONG = [
     Wrong("07", "Celery's time zone is UTC",
@@ -49,7 +48,7 @@ WRONG = [
     Wrong("07", "a UTC week: timedelta(days=7) from timezone.now()",
           [("music/tasks.py", WEEK,
             "    end = timezone.now()\n    start = end - timedelta(days=7)\n")],
-          "Monday's digest lists", "lasted 167 hours", seed=PARIS),
+          "Monday's digest lists", "hours, not 168"),
     Wrong("07", "a window of 30 days",
           [("music/tasks.py", "return end - timedelta(days=7), end",
             "return end - timedelta(days=30), end")],
@@ -101,7 +100,7 @@ RIGHT = [
     Right("07", "seven days back on the local clock, up to now",
           [("music/tasks.py", WEEK, "    end = timezone.localtime()\n"
             "    start = end - timedelta(days=7)  # wall-clock days in TIME_ZONE\n"),
-           ("music/tasks.py", FILTER, "Album.objects.filter(created_at__gte=start)")], seed=PARIS),
+           ("music/tasks.py", FILTER, "Album.objects.filter(created_at__gte=start)")]),
     Right("07", "the previous Monday with ZoneInfo and datetime.combine",
           [("music/tasks.py", WEEK,
             "    from datetime import datetime, time\n"
@@ -112,8 +111,7 @@ RIGHT = [
             "    end = datetime.combine(monday, time(7, 30), tzinfo=zone)\n"
             "    if end > today:\n"
             "        end = datetime.combine(monday - timedelta(days=7), time(7, 30), tzinfo=zone)\n"
-            "    start = datetime.combine(end.date() - timedelta(days=7), time(7, 30), tzinfo=zone)\n")],
-          seed=PARIS),
+            "    start = datetime.combine(end.date() - timedelta(days=7), time(7, 30), tzinfo=zone)\n")]),
     Right("07", "another layout: artist first, in sections, newest first",
           [("music/tasks.py", LINES,
             '        lines = [f"{album.artist.name}\\n    {album.title}\\n" for album in '
