@@ -14,10 +14,13 @@ import contextlib
 import io
 import logging
 import socket
+import sys
 import threading
 import time
+import traceback
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +41,7 @@ class Call:
     records: list = field(default_factory=list)  # (level, logger, message)
     printed: str = ""
     warned: list = field(default_factory=list)  # messages given to warnings.warn()
+    stuck: list = field(default_factory=list)  # where .delay() was, if not back after GIVE_UP
 
     def runs(self, token) -> list[int]:
         return [thread for t, thread in ran if t == token]
@@ -112,6 +116,9 @@ def _call(task, marker) -> Call:
             warnings.simplefilter("always")
             caller.start()
             caller.join(GIVE_UP)
+            frame = sys._current_frames().get(caller.ident) if caller.is_alive() else None
+            if frame is not None:
+                call.stuck = traceback.extract_stack(frame)
     finally:
         root.removeHandler(handler)
     call.printed = printed.getvalue()
@@ -200,10 +207,39 @@ def _in_fallback(exc: BaseException, root) -> bool:
 def _fallback_traceback(exc: BaseException, root) -> tuple[str, bool]:
     """The exception with its frames in the student's files, a line repeated over and over
     (a fallback that calls itself) shown once; and whether there was such a loop."""
-    from grader.harness.tracebacks import format_frames, student_frames
+    from grader.harness.tracebacks import student_frames
+
+    shown, looped = _collapsed(student_frames(exc.__traceback__, root), root)
+    last = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+    return f"Traceback (your files only):\n{shown}\n{last}", looped
+
+
+def _stuck_loop(call: Call, root) -> str | None:
+    """Where .delay() was when this check stopped waiting, if the student's fallback was calling
+    itself over and over (each attempt to send fails again): their frames, the loop shown once.
+
+    Such a fallback ends in a RecursionError, sooner or later: on a busy machine, later than
+    GIVE_UP. Its stack tells the same either way."""
+    root = Path(root).resolve()
+
+    def theirs(frame) -> bool:
+        try:
+            Path(frame.filename).resolve().relative_to(root)
+        except ValueError:
+            return False
+        return True
+
+    shown, looped = _collapsed([f for f in call.stuck if theirs(f)], root)
+    return f"Where it was (your files only):\n{shown}" if looped else None
+
+
+def _collapsed(frames_in, root) -> tuple[str, bool]:
+    """Frames as a traceback shows them, a line repeated over and over shown once; and whether
+    a line was repeated more than three times."""
+    from grader.harness.tracebacks import format_frames
 
     frames, runs = [], []
-    for frame in student_frames(exc.__traceback__, root):
+    for frame in frames_in:
         if frames and (frame.filename, frame.lineno) == (frames[-1].filename, frames[-1].lineno):
             runs[-1] += 1
         else:
@@ -214,9 +250,7 @@ def _fallback_traceback(exc: BaseException, root) -> tuple[str, bool]:
         lines.append(format_frames([frame], root))
         if count > 1:
             lines.append(f"  [the same line {count - 1} more times]")
-    last = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
-    return ("Traceback (your files only):\n" + "\n".join(lines) + f"\n{last}",
-            max(runs, default=0) > 3)
+    return "\n".join(lines), max(runs, default=0) > 3
 
 
 def _what_it_raised(call: Call) -> str:
@@ -261,7 +295,17 @@ def test_broker_up_nothing_changes(probe, worker, published, fake):
            else "", "no warning when all is well", lesson="#step-2-the-run_task-decorator")
 
 
+LOOP_HINT = ("The fallback calls itself, over and over: calling .delay() or apply_async() "
+             "again while the broker is down only fails again.")
+
+
 def _judge_fallback(call: Call, marker: str, what: str, lesson: str, root) -> None:
+    loop = _stuck_loop(call, root) if call.took is None else None
+    if loop:
+        fail(f"With {what}, .delay() had not returned after {GIVE_UP:g} s: sending failed, and "
+             f"run_task's except branch sent the task again, and again.\n{loop}",
+             "the except branch to run the task here: return task.apply(args, kwargs)",
+             LOOP_HINT, lesson="#step-2-the-run_task-decorator")
     if call.took is None:
         fail(f"With {what}, .delay() had not returned after {GIVE_UP:g} s: sending keeps "
              "retrying, or waits for a connection that never comes, while the visitor waits.",
@@ -274,8 +318,7 @@ def _judge_fallback(call: Call, marker: str, what: str, lesson: str, root) -> No
         fail(f"With {what}, sending failed, and then run_task's except branch raised in "
              f"turn:\n{shown}",
              "the except branch to run the task here: return task.apply(args, kwargs)",
-             "The fallback calls itself, over and over: calling .delay() or apply_async() "
-             "again while the broker is down only fails again." if looped else None,
+             LOOP_HINT if looped else None,
              lesson="#step-2-the-run_task-decorator")
     if call.error is not None:
         exc = call.error
