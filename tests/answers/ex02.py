@@ -22,7 +22,7 @@ WRONG = [
     Wrong("02", "the view waits a short while for the task's result",
           [("feedback/tasks.py", "@shared_task(ignore_result=True)", "@shared_task"),
            ("feedback/views.py", DELAY_CALL, DELAY_CALL + ".get(timeout=0.3)")],
-          "redirects at once", "for the task's result, then raised"),
+          "redirects at once", "waited"),
     Wrong("02", "the task is enqueued before the form is validated",
           [("feedback/views.py", "        form = FeedbackForm(request.POST)\n",
             "        form = FeedbackForm(request.POST)\n        send_feedback_email_task.delay("
