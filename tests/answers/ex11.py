@@ -154,10 +154,10 @@ RIGHT = [
            ("search/tasks.py", "    def report(current, total):",
             "    last = [0.0]\n\n    def report(current, total):"),
            ("search/tasks.py", "import logging\n", "import logging\nimport time\n")]),
-    Right("11", "update_state at most every half second, the first half a second in",
+    Right("11", "update_state at most once a second, the first a second in",
           [("search/tasks.py", REPORT,
             "        now = time.monotonic()\n"
-            "        if now - last[0] >= 0.5 or current == total:\n"
+            "        if now - last[0] >= 1 or current == total:\n"
             "            last[0] = now\n    " + REPORT),
            ("search/tasks.py", "    def report(current, total):",
             "    last = [time.monotonic()]\n\n    def report(current, total):"),
