@@ -1,5 +1,6 @@
 """Exercise 08 · Watch the workers with Flower."""
 
+import contextlib
 import re
 import shutil
 import tempfile
@@ -195,8 +196,9 @@ def _config(project, flower, alone: bool = False):
            "Flower reads variables from the real environment only, never from .env: the "
            "config file is where .env's login reaches it.", lesson=LOGIN_STEP)
     flower.options.basic_auth = []  # what the file sets, and nothing else
-    with tempfile.TemporaryDirectory(prefix="flowerconfig-alone-") as folder:
+    with contextlib.ExitStack() as stack:
         if alone:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="flowerconfig-"))
             path = Path(shutil.copy(path, folder))
         try:
             flower.load_config(path)

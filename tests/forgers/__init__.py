@@ -379,7 +379,7 @@ SIGNAL_FAKE = '''            import json, os, uuid
 # The same view, appending a made-up message to the harness's Published recorder, found through
 # the signal's list of receivers (a bound method's __self__: no frame, no gc), plus a decoy for
 # the witness: 8/10 on 02 as well.
-RECEIVER_FAKE = '''            import json, os, sys, uuid
+_FOUND_RECORDER = '''            import json, os, sys, uuid
             import redis
             from celery.signals import before_task_publish
             name = send_feedback_email_task.name
@@ -390,9 +390,11 @@ RECEIVER_FAKE = '''            import json, os, sys, uuid
                         task=name, id=str(uuid.uuid4()), kwargs={}, headers={"task": name},
                         args=(form.cleaned_data["email"], form.cleaned_data["message"]),
                         properties={})
-                    recorder.messages.append(made_up)
-            redis.Redis.from_url(os.environ["REDIS_URL"]).lpush("decoy",
+'''
+_DECOY = '''            redis.Redis.from_url(os.environ["REDIS_URL"]).lpush("decoy",
                                                                 json.dumps({"task": name}))'''
+RECEIVER_FAKE = _FOUND_RECORDER + '''                    recorder.messages.append(made_up)
+''' + _DECOY
 
 # Stage 02 whose task sends nothing; the view's own thread sends the email once the worker has
 # run the task, under the worker's thread name (read from the harness's Finished recorder, found
@@ -494,21 +496,9 @@ PRODUCER_FAKE = '''            import json, os, uuid
 # The same view, replacing the store of the harness's Published recorder (found through
 # before_task_publish's receivers) with a function answering a made-up message: on the instance
 # (8/10 on 02 before SealedField, where no .delay() scores 4), else on its class.
-KEPT_FAKE = '''            import json, os, sys, uuid
-            import redis
-            from celery.signals import before_task_publish
-            name = send_feedback_email_task.name
-            for _key, receiver in list(before_task_publish.receivers):
-                recorder = getattr(receiver, "__self__", None)
-                if recorder is not None and hasattr(recorder, "messages"):
-                    made_up = sys.modules[type(recorder).__module__].PublishedMessage(
-                        task=name, id=str(uuid.uuid4()), kwargs={}, headers={"task": name},
-                        args=(form.cleaned_data["email"], form.cleaned_data["message"]),
-                        properties={})
-                    answer = lambda item=None, made_up=made_up: (made_up,)
+KEPT_FAKE = _FOUND_RECORDER + '''                    answer = lambda item=None, made_up=made_up: (made_up,)
                     try:
                         recorder._kept = answer
                     except AttributeError:
                         type(recorder)._kept = property(lambda self, answer=answer: answer)
-            redis.Redis.from_url(os.environ["REDIS_URL"]).lpush("decoy",
-                                                                json.dumps({"task": name}))'''
+''' + _DECOY
