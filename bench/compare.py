@@ -9,7 +9,6 @@ The base's code runs on this venv: a base that needs other packages says so in i
 from __future__ import annotations
 
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +41,10 @@ def _tree_at(rev: str, dest: Path) -> str:
     except (OSError, subprocess.SubprocessError):
         raise BenchError(f"{rev!r} is not a commit of this repository (try `git log --oneline`)."
                          ) from None
-    archive = dest.with_suffix(".tar")
-    with open(archive, "wb") as out:
-        subprocess.run(["git", "archive", "--format=tar", short.strip()], cwd=REPO, stdout=out,
-                       check=True, timeout=120)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    archive.unlink()
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", short.strip()], cwd=REPO,
+                             capture_output=True, check=True, timeout=120).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True, timeout=120)
     return short.strip()
 
 
