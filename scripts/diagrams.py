@@ -37,6 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+# The same Chromium, with the same switches, as the screenshots.
+from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 LESSONS = REPO / "lessons"
 IMAGES = "images/diagrams"  # under the lessons' folder, as the lessons link it
 CACHE = REPO / ".cache" / "npm"
@@ -47,10 +52,6 @@ MERMAID_INTEGRITY = ("sha512-4113TdXeLAsMruJ79OpFL5O8+LTFXhQqZ260rF3tgUmiNAtRm4U
                      "yZ69J4f8rVYWW8zRk65UYw==")
 BUNDLE = CACHE / f"mermaid-{MERMAID_VERSION}" / "mermaid.min.js"
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 # Arial's metrics: what most viewers have (Liberation Sans has the same widths on Linux), so
 # text measured here fits its boxes there too.
 FONT = 'Arial, "Liberation Sans", Helvetica, sans-serif'
